@@ -1,0 +1,43 @@
+# The README's two commands. Both create or refresh .venv/ and install everything first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := out/demo
+
+.PHONY: demo test setup llvm clean
+
+setup: $(STAMP) llvm
+
+# torch first, pinned: on these machines that resolves to the local CPU wheel, while a bare
+# `torch` requirement would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Mitsuba's fast CPU backend (llvm_ad_rgb) needs libLLVM >= 17; without it we fall back to
+# the much slower scalar_rgb variant.
+llvm:
+	@if dpkg -s libllvm19 >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian libllvm19 for Mitsuba's LLVM backend"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libllvm19 >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libllvm19 >/dev/null; } || \
+		echo "could not install libllvm19; Mitsuba will use the slower scalar_rgb variant"; \
+	else \
+		echo "note: libLLVM >= 17 not installed (needs root and apt); Mitsuba will use scalar_rgb"; \
+	fi
+
+demo: setup
+	$(BIN)/mcdenoise render interior:9000 -o $(DEMO)/interior_9000.exr --spp 64 --seed 1 \
+		--width 256 --height 256 --preview $(DEMO)/interior_9000.png
+	$(BIN)/mcdenoise scenes
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,39 @@
+"""Colour transforms: the paper's tonemap and 8-bit previews of linear HDR images."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+GAMMA = 2.2
+
+
+def tonemap(v: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    """The Noise2Noise tonemap T(v) = (v / (1 + v))^(1/2.2) of linear HDR values.
+
+    Shape is kept; output in [0, 1). Negative and non-finite inputs map to 0 (and +inf to 1),
+    so previews and network inputs never carry NaN.
+    """
+    v = np.nan_to_num(np.asarray(v, dtype=np.float32) * exposure, nan=0.0, posinf=1e30, neginf=0.0)
+    v = np.maximum(v, 0.0)
+    return (v / (1.0 + v)) ** (1.0 / GAMMA)
+
+
+def preview_rgb8(color: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    """(H, W, 3) linear HDR -> (H, W, 3) uint8 through the tonemap, for PNG previews."""
+    return np.clip(tonemap(color, exposure) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
+    """Write an (H, W, 3) uint8 image as PNG, atomically (temp name, then rename)."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        Image.fromarray(image).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,40 @@
+"""Renderer backends behind one small interface; Mitsuba 3 is the default.
+
+A backend turns a scene reference into a :class:`mcdenoise.frame.Frame`:
+
+    render(scene, spp, seed, width=None, height=None, max_depth=None, aux=True) -> Frame
+
+``scene`` is a path to a scene file the backend can load, a name from the project's scene
+family (``interior:17``) or a :class:`scenes.SceneDescription`. Every render uses a box pixel
+filter (wider filters correlate the noise of neighbouring pixels, which defeats denoisers),
+an explicit seed (same seed, same image; different seeds, independent noise) and, with
+``aux``, albedo and normal buffers from the same camera and film.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from mcdenoise.frame import Frame
+
+
+class RenderError(RuntimeError):
+    """A scene could not be loaded or rendered; the message names the scene and the cause."""
+
+
+class Renderer(Protocol):
+    name: str
+
+    def render(self, scene, spp: int, seed: int, width: int | None = None,
+               height: int | None = None, max_depth: int | None = None,
+               aux: bool = True) -> Frame: ...
+
+
+BACKENDS = ("mitsuba",)
+
+
+def get_renderer(name: str = "mitsuba", **options) -> Renderer:
+    """A renderer backend by name; options go to its constructor (e.g. ``variant=``)."""
+    if name == "mitsuba":
+        from renderers.mitsuba3 import MitsubaRenderer
+        return MitsubaRenderer(**options)
+    raise ValueError(f"unknown renderer {name!r}; available: {', '.join(BACKENDS)}")

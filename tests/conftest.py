@@ -1,0 +1,77 @@
+"""Shared fixtures: small real scene files, and where the project's shared data lives."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# shared/ sits beside the checkout (CI clones main with shared/ next to it).
+SHARED = Path(os.environ.get("MCDENOISE_SHARED", REPO.parent / "shared"))
+SCENES = SHARED / "data" / "scenes"
+STAIRCASE = SCENES / "staircase" / "scene.xml"
+
+SCENE_XML = """<scene version="3.0.0">
+    <default name="max_depth" value="6"/>
+    <integrator type="path"><integer name="max_depth" value="$max_depth"/></integrator>
+    <sensor type="perspective">
+        <float name="fov" value="40"/>
+        <transform name="to_world"><lookat origin="0, 0, 4" target="0, 0, 0" up="0, 1, 0"/></transform>
+        <film type="hdrfilm">
+            <integer name="width" value="48"/><integer name="height" value="32"/>
+            <rfilter type="gaussian"/>
+        </film>
+        <sampler type="independent"><integer name="sample_count" value="16"/></sampler>
+    </sensor>
+    <bsdf type="diffuse" id="checker">
+        <texture type="bitmap" name="reflectance">
+            <string name="filename" value="textures/checker.png"/>
+            <string name="filter_type" value="nearest"/>
+        </texture>
+    </bsdf>
+    <shape type="obj">
+        <string name="filename" value="meshes/wall.obj"/>
+        <ref id="checker"/>
+    </shape>
+    <shape type="sphere">
+        <point name="center" x="0" y="0" z="1"/>
+        <float name="radius" value="0.5"/>
+        <bsdf type="diffuse"><rgb name="reflectance" value="0.5"/></bsdf>
+    </shape>
+    <emitter type="constant"><rgb name="radiance" value="1.0"/></emitter>
+</scene>
+"""
+
+WALL_OBJ = """v -3 -3 0
+v 3 -3 0
+v 3 3 0
+v -3 3 0
+vt 0 0
+vt 1 0
+vt 1 1
+vt 0 1
+vn 0 0 1
+f 1/1/1 2/2/1 3/3/1
+f 1/1/1 3/3/1 4/4/1
+"""
+
+
+@pytest.fixture(scope="session")
+def scene_file(tmp_path_factory) -> Path:
+    """A Mitsuba 3 XML scene with an OBJ mesh and a PNG texture referenced by relative paths:
+    a checker-textured wall behind a grey (0.5) diffuse sphere under a white sky of radiance 1,
+    so a sphere point facing the camera has radiance close to 0.5."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("scene")
+    (root / "meshes").mkdir()
+    (root / "textures").mkdir()
+    (root / "meshes" / "wall.obj").write_text(WALL_OBJ)
+    cells = (np.indices((8, 8)).sum(axis=0) % 2).astype(np.uint8)
+    checker = np.where(cells[..., None] == 1, 200, 40).astype(np.uint8).repeat(3, axis=2)
+    Image.fromarray(checker).save(root / "textures" / "checker.png")
+    path = root / "scene.xml"
+    path.write_text(SCENE_XML)
+    return path
