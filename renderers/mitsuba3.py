@@ -202,13 +202,14 @@ class MitsubaRenderer:
             "type": kind, "fov_axis": "x", "fov": _scalar(params["x_fov"]),
             "to_world": self.mi.ScalarTransform4f(matrix.tolist()),
             "near_clip": _scalar(params["near_clip"]), "far_clip": _scalar(params["far_clip"]),
-            "principal_point_offset_x": _scalar(params["principal_point_offset_x"]),
-            "principal_point_offset_y": _scalar(params["principal_point_offset_y"]),
             "film": {"type": "hdrfilm", "width": width, "height": height,
                      "rfilter": {"type": "box"}, "pixel_format": "rgba",
                      "component_format": "float32"},
             "sampler": {"type": "independent", "sample_count": 1},
         }
+        if kind == "perspective":  # thinlens has no principal point offset
+            out["principal_point_offset_x"] = _scalar(params["principal_point_offset_x"])
+            out["principal_point_offset_y"] = _scalar(params["principal_point_offset_y"])
         if kind == "thinlens":
             out["aperture_radius"] = _scalar(params["aperture_radius"])
             out["focus_distance"] = _scalar(params["focus_distance"])

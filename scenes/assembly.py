@@ -14,10 +14,8 @@ import numpy as np
 
 from scenes.geometry import MeshData, concat, look_at
 
-# Thin-lens cameras (depth of field) are written only when this is on: the Mitsuba backend's
-# replacement sensor reads principal_point_offset_*, which Mitsuba's thinlens does not have,
-# so it cannot render them yet. Instances draw their aperture either way (same randomness).
-DEPTH_OF_FIELD = False
+# Some instances get a thin-lens camera (depth of field); off, every camera is a pinhole.
+DEPTH_OF_FIELD = True
 
 
 @dataclass
