@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
 
-.PHONY: demo test setup llvm clean
+.PHONY: demo test setup llvm chromium clean
 
 setup: $(STAMP) llvm
 
@@ -31,12 +31,25 @@ llvm:
 		echo "note: libLLVM >= 17 not installed (needs root and apt); Mitsuba will use scalar_rgb"; \
 	fi
 
+# The service's browser test drives Debian's chromium through Playwright (no `playwright
+# install`: nothing is downloaded at run time).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian chromium for the service's browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+		echo "could not install chromium; the browser test will fail and say why"; \
+	else \
+		echo "note: chromium not installed (needs root and apt); the browser test will fail"; \
+	fi
+
 demo: setup
 	$(BIN)/mcdenoise render interior:9000 -o $(DEMO)/interior_9000.exr --spp 64 --seed 1 \
 		--width 256 --height 256 --preview $(DEMO)/interior_9000.png
 	$(BIN)/mcdenoise scenes
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest -q
 
 clean:

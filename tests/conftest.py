@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Busy-waiting OpenMP threads make torch up to 20x slower on a shared 2-core machine; the
+# policy is read when torch loads, so it must be set before any test imports it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 
