@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,31 @@ def run_scenes(config: ScenesConfig) -> int:
     return 0
 
 
+def run_dataset(config) -> int:
+    from tqdm import tqdm
+
+    from mcdenoise.farm import run_dataset as farm
+
+    bar = tqdm(unit="item", desc="dataset", disable=None)
+
+    def progress(summary, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{summary.samples_per_second / 1e6:.2f} Msamples/s, "
+                            f"{summary.failed} failed", refresh=False)
+        bar.update(summary.rendered + summary.failed - bar.n)
+
+    try:
+        summary = farm(config, on_progress=progress)
+    finally:
+        bar.close()
+    print(f"dataset {config.output}: {summary.rendered} rendered, {summary.skipped} skipped "
+          f"(already done), {summary.failed} failed; {summary.samples_per_second / 1e6:.2f} "
+          f"Msamples/s over {summary.seconds:.1f} s")
+    for scene, error in summary.errors.items():
+        print(f"  failed: {scene}: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcdenoise", description="Noise2Noise Monte Carlo rendering denoiser.")
@@ -121,7 +147,187 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--size", type=int, default=128, help="tile size in pixels (default 128)")
     listing.add_argument("--spp", type=int, default=64, help="samples per pixel (default 64)")
     listing.set_defaults(config=ScenesConfig, run=run_scenes)
+
+    from mcdenoise.farm import DatasetConfig
+
+    dataset = commands.add_parser(
+        "dataset", help="render noisy pairs (and references) for many scenes on Ray",
+        description="Render a Noise2Noise dataset: for every scene two independent noisy "
+                    "renders at --spp (colour + albedo + normal) and, with --reference-spp, a "
+                    "reference accumulated from passes of --chunk-spp. Resumable: re-running "
+                    "skips what is done; more --reference-spp extends references.")
+    dataset.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                         help="dataset directory (on a path every node sees)")
+    dataset.add_argument("--scenes", required=True, metavar="SPEC",
+                         help="e.g. 'interior:0-799,cornell:0-99,path/to/scene.xml' or a split "
+                              "name (train, validation, test)")
+    dataset.add_argument("--spp", type=int, default=64, help="spp of each noisy render (default 64)")
+    dataset.add_argument("--reference-spp", type=int, default=0,
+                         help="spp of the references (default 0: none; the paper used 131072)")
+    dataset.add_argument("--chunk-spp", type=int, default=4096,
+                         help="spp of one reference pass, one Ray task each (default 4096)")
+    dataset.add_argument("--width", type=int, help="image width (default: the scene's)")
+    dataset.add_argument("--height", type=int, help="image height (default: keeps the aspect)")
+    dataset.add_argument("--max-depth", type=int, help="path depth (default: the scene's)")
+    dataset.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    dataset.add_argument("--address", help="join a Ray cluster: auto, host:port or "
+                         "ray://host:port (default: start a local Ray)")
+    dataset.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    dataset.add_argument("--gpus-per-task", type=float, default=0.0,
+                         help="GPUs per render task; > 0 renders with Mitsuba's CUDA variant")
+    dataset.add_argument("--variant", help="Mitsuba variant (default: chosen per worker)")
+    dataset.add_argument("--max-in-flight", type=int,
+                         help="tasks submitted at once (default: 2 per cluster CPU)")
+    dataset.add_argument("--retries", type=int, default=3,
+                         help="retries of a task whose worker died (default 3)")
+    dataset.set_defaults(config=DatasetConfig, run=run_dataset)
+
+    add_train_parser(commands)
+    add_serve_parser(commands)
     return parser
+
+
+def add_train_parser(commands) -> None:
+    from mcdenoise.train import PRESETS, TrainConfig, run_train
+
+    quick, full = PRESETS["quick"], PRESETS["full"]
+
+    def preset(key: str, unit: str = "") -> str:
+        return f"(default: preset; quick {quick[key]}{unit}, full {full[key]}{unit})"
+
+    train = commands.add_parser(
+        "train", help="train the Noise2Noise denoiser (renders a dataset first if needed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+                    "Train the Noise2Noise U-Net on noisy pairs (or, with --targets clean, on "
+                    "references): tonemapped colour (+ albedo, normal) in, linear HDR out, L_HDR "
+                    "loss. Without --data (or with an empty DIR) the preset's default dataset is "
+                    "rendered through the farm first: scenes of every scene family, training "
+                    "split for training and validation split, with references, for validation. "
+                    "Writes RUN/model.safetensors (weights + JSON card), RUN/checkpoint.pt, "
+                    "RUN/train.csv, RUN/val.csv, RUN/val/*.png strips and RUN/tb (TensorBoard).",
+                    88),
+        epilog="presets:\n"
+               f"  quick  {quick['train_count']} training + {quick['val_count']} validation scenes at "
+               f"{quick['size']}x{quick['size']} ({quick['reference_spp']}-spp references), width "
+               f"{quick['width']}, {quick['steps']} steps of batch {quick['batch']} x {quick['crop']}^2: "
+               "minutes on a 2-core CPU\n"
+               f"  full   {full['train_count']} + {full['val_count']} scenes at "
+               f"{full['size']}x{full['size']} ({full['reference_spp']}-spp references), width "
+               f"{full['width']}, {full['steps']} steps of batch {full['batch']} x {full['crop']}^2: "
+               "meant for GPUs")
+    train.add_argument("--spp", type=int, default=64, help="spp of the noisy pairs (default 64)")
+    train.add_argument("--data", type=Path, metavar="DIR",
+                       help="farm dataset directory (default: RUN/data, rendered by the preset); "
+                            "rendered first when DIR holds no pairs")
+    train.add_argument("--val-data", type=Path, metavar="DIR",
+                       help="validate on every scene with a reference in DIR (default: the "
+                            "validation-split scenes of the data)")
+    train.add_argument("-o", "--output", type=Path, default=Path("runs/train"), metavar="RUN",
+                       help="run directory (default runs/train)")
+    train.add_argument("--preset", choices=tuple(PRESETS), default="quick",
+                       help="defaults for the flags below marked 'preset' (default quick)")
+    train.add_argument("--targets", choices=("noisy", "clean"), default="noisy",
+                       help="noisy: the pair's other render (Noise2Noise, default); clean: the "
+                            "reference (the control experiment)")
+    train.add_argument("--steps", type=int, help="training steps " + preset("steps"))
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="auto: CUDA when available (default auto)")
+    train.add_argument("--workers", type=int, default=0,
+                       help="data-parallel Ray Train workers (DDP, one GPU each where present); "
+                            "0: train in this process (default 0)")
+    train.add_argument("--address", help="Ray cluster to run --workers on (default: a local Ray)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue RUN from its checkpoint (model, optimiser, schedule, data order)")
+    train.add_argument("--width", type=int, choices=(48, 32, 16),
+                       help="U-Net width: 48 the paper's, 32 lighter, 16 tiny " + preset("width"))
+    train.add_argument("--inputs", choices=("color", "albedo", "full"), default="full",
+                       help="network inputs: colour, + albedo, + albedo + normal (default full)")
+    train.add_argument("--loss", choices=("hdr", "l2", "l1", "l0"), default="hdr",
+                       help="hdr: L_HDR (default); l2, l1, l0 (annealed) for experiments")
+    train.add_argument("--crop", type=int, help="training crop side, rounded down to a multiple "
+                       "of 32 " + preset("crop", " px"))
+    train.add_argument("--batch", type=int, help="crops per step and worker " + preset("batch"))
+    train.add_argument("--lr", type=float, help="Adam learning rate " + preset("lr"))
+    train.add_argument("--rampdown", type=float, default=0.3,
+                       help="fraction of training with the cos^2 lr ramp-down (default 0.3)")
+    train.add_argument("--grad-clip", type=float, default=1.0,
+                       help="clip the gradient norm to this; 0: off (default 1.0)")
+    train.add_argument("--exposure", choices=("auto", "none"), default="auto",
+                       help="auto: scale each input so its block-luminance geometric mean is 0.18, "
+                            "undone on the output (default auto)")
+    train.add_argument("--output-map", choices=("untonemap", "linear", "exp"), default="untonemap",
+                       help="how the last conv's output z becomes linear HDR: untonemap: T^-1(z) "
+                            "(the network predicts the tonemapped image; exponential above 4 "
+                            "stops over the key), linear: z itself (the paper's), exp: exp(z) "
+                            "(default untonemap; the loss is L_HDR on linear HDR in every case)")
+    train.add_argument("--val-every", type=int, help="validate every N steps; 0: only at the end "
+                       + preset("val_every"))
+    train.add_argument("--val-images", type=int, help="validation scenes used at most "
+                       + preset("val_images"))
+    train.add_argument("--ckpt-every", type=int, help="checkpoint every N steps (and at the end) "
+                       + preset("ckpt_every"))
+    train.add_argument("--log-every", type=int, default=10,
+                       help="write train.csv / TensorBoard every N steps (default 10)")
+    train.add_argument("--scenes", metavar="SPEC",
+                       help="training scenes: rendered for the default dataset, or selected from "
+                            "--data (default: the preset's mix of every family's training split)")
+    train.add_argument("--val-scenes", metavar="SPEC",
+                       help="validation scenes, likewise (default: the preset's, validation split)")
+    train.add_argument("--size", type=int,
+                       help="image side of the default dataset, pixels " + preset("size"))
+    train.add_argument("--reference-spp", type=int,
+                       help="spp of the default dataset's references (validation scenes; training "
+                            "scenes too with --targets clean) " + preset("reference_spp"))
+    train.add_argument("--loader-workers", type=int,
+                       help="data-loader processes (default: 0 on CPU, 4 on CUDA)")
+    train.add_argument("--cache-mb", type=int, default=4096,
+                       help="decoded training scenes stay in memory up to this size, else are "
+                            "memory-mapped from RUN/cache/*.npy (default 4096)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the initial weights, the data order and the dataset (default 0)")
+    train.set_defaults(config=TrainConfig, run=run_train)
+
+
+def add_serve_parser(commands) -> None:
+    from service.config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_QUEUE,
+                                DEFAULT_TIMEOUT_S, ServeConfig)
+    from service.serve import run_serve
+
+    serve = commands.add_parser(
+        "serve", help="serve the denoiser over HTTP (API, web page, metrics)",
+        description="Serve the denoiser with FastAPI on uvicorn: POST /v1/denoise (EXR in, "
+                    "denoised EXR out), GET /v1/models, /healthz, /readyz, /metrics "
+                    "(Prometheus), the API docs at /docs and a web page at /. Any --host that "
+                    "is not loopback requires --api-key-file.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--model", action="append", metavar="[NAME=]PATH",
+                       help="model file (RUN/model.safetensors); repeat to serve several, the "
+                            "first is the default (default: the shipped default model)")
+    serve.add_argument("--api-key-file", type=Path, metavar="FILE",
+                       help="file of API keys, one per line; required unless --host is "
+                            "loopback, and when given every /v1 route and /metrics need a key")
+    serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                       help=f"largest frame, width x height, checked from the EXR header before "
+                            f"decoding (default {DEFAULT_MAX_PIXELS}, 4096x4096)")
+    serve.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="N",
+                       help=f"largest request body, MiB (default {DEFAULT_MAX_UPLOAD_MB})")
+    serve.add_argument("--queue", type=int, default=DEFAULT_QUEUE, metavar="N",
+                       help=f"requests that may wait for the denoiser; more get 503 with "
+                            f"Retry-After (default {DEFAULT_QUEUE})")
+    serve.add_argument("--workers", type=int, default=1, help="inference threads (default 1)")
+    serve.add_argument("--batch", type=int, metavar="N",
+                       help="small frames of one size denoised together (default: 8 on a GPU, "
+                            "1 on a CPU)")
+    serve.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                       help=f"seconds per request, upload to response (default {DEFAULT_TIMEOUT_S:g})")
+    serve.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="auto: CUDA when available (default auto)")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default="info", help="log level (default info)")
+    serve.set_defaults(config=ServeConfig, run=run_serve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,17 @@
-"""The FastAPI service that serves a trained denoiser to artists (see the README's roadmap)."""
+"""The FastAPI service that serves a trained denoiser to artists: `mcdenoise serve`.
+
+    config.py     ServeConfig: one field per `mcdenoise serve` flag
+    app.py        create_app(config): routes, error handling, the request's life
+    serve.py      run_serve(config): uvicorn
+    auth.py       API keys (constant-time comparison, never logged)
+    limits.py     body size while streaming, frame size and channel types from the EXR header
+    upload.py     multipart body -> temporary files and options, strictly
+    inputs.py     uploaded EXRs -> the frame to denoise, with errors that name the problem
+    queue.py      bounded admission and the inference worker thread(s), batching
+    inference.py  one frame through infer.denoise, or several small ones in one pass
+    models.py     the served model files, the default model, /v1/models
+    metrics.py    Prometheus metrics and their middleware
+    preview.py    downsampled linear previews for the web page
+    errors.py     the JSON error shape
+    static/       the web page (no external resources)
+"""

@@ -1,0 +1,205 @@
+"""Training benchmarks: step throughput, and Noise2Noise against clean targets.
+
+    # crops of 256^2 per second for a training step (forward, L_HDR, backward, Adam), per
+    # width preset and batch size, on the CPU (and on CUDA when there is one)
+    .venv/bin/python benchmarks/train_bench.py throughput [--device cpu] [--steps 4]
+
+    # the same training twice on the same data, noisy targets then clean targets; validation
+    # PSNR against steps for both -> JSON + PNG plot
+    .venv/bin/python benchmarks/train_bench.py compare --data DIR [--steps 3000] [...]
+
+Results go to benchmarks/results/train_throughput.json, train_compare.json and
+train_psnr_vs_steps.png; benchmarks/results/train.md discusses them.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.render_bench import machine  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def throughput(device: str, widths: list[int], batches: list[int], crop: int, steps: int,
+               output_map: str) -> list[dict]:
+    """Timed training steps on random 9-channel crops, after two warm-up steps."""
+    import torch
+
+    from mcdenoise import loss as losses
+    from mcdenoise.model import UNet, UNetConfig
+    from mcdenoise.transform import Transform, decode_output
+
+    dev = torch.device(device)
+    transform = Transform(output=output_map)
+    rows = []
+    for width in widths:
+        for batch in batches:
+            torch.manual_seed(0)
+            net = UNet(UNetConfig(9, 3, width)).to(dev).to(memory_format=torch.channels_last)
+            optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99), eps=1e-8)
+            x = torch.rand(batch, 9, crop, crop, device=dev).contiguous(memory_format=torch.channels_last)
+            y = torch.rand(batch, 3, crop, crop, device=dev)
+            loss_fn = losses.get("hdr")
+
+            def step() -> None:
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                    out = decode_output(transform, net(x))
+                loss = loss_fn(out, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            for _ in range(2):
+                step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            seconds = (time.perf_counter() - started) / steps
+            row = {"device": device, "width": width, "batch": batch, "crop": crop,
+                   "step_s": round(seconds, 4), "crops_per_s": round(batch / seconds, 3),
+                   "threads": torch.get_num_threads(), "load_avg": os.getloadavg()[0]}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+def read_val(run: Path) -> list[dict]:
+    with open(run / "val.csv") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def compare(args: argparse.Namespace) -> dict:
+    """Train the same config with noisy and with clean targets; collect both validation curves."""
+    from mcdenoise.train import TrainConfig, train
+
+    base = TrainConfig(spp=args.spp, data=args.data, steps=args.steps, width=args.width,
+                       crop=args.crop, batch=args.batch, lr=args.lr, val_every=args.val_every,
+                       val_images=args.val_images, ckpt_every=args.val_every,
+                       output_map=args.output_map, seed=args.seed, preset=args.preset)
+    result: dict = {"machine": machine(), "command": " ".join(["python", "benchmarks/train_bench.py"]
+                                                             + sys.argv[1:]), "runs": {}}
+    for targets in ("noisy", "clean"):
+        run = args.work / targets
+        config = replace(base, output=run, targets=targets, resume=True)
+        started = time.perf_counter()
+        summary = train(config)
+        card = json.loads(json.dumps(summary))
+        result["runs"][targets] = {"seconds": round(time.perf_counter() - started, 1),
+                                   "val": read_val(run), "final": card["validation"]}
+    from mcdenoise.modelfile import read_card
+
+    result["data"] = read_card(args.work / "noisy" / "model.safetensors")["data"]
+    result["config"] = {k: str(v) for k, v in vars(args).items()}
+    return result
+
+
+def plot(result: dict, path: Path) -> None:
+    """PSNR against steps for both runs and the noisy input, drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    width, height, left, right, top, bottom = 720, 420, 70, 20, 30, 50
+    runs = result["runs"]
+    points = {name: [(r["step"], r["psnr_output"]) for r in run["val"] if r["step"] > 0]
+              for name, run in runs.items()}
+    noisy_input = runs["noisy"]["val"][0]["psnr_input"]
+    steps = [s for pts in points.values() for s, _ in pts]
+    values = [v for pts in points.values() for _, v in pts] + [noisy_input]
+    x_max = max(steps)
+    y_min, y_max = min(values) - 0.5, max(values) + 0.5
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+
+    def xy(step: float, value: float) -> tuple[float, float]:
+        return (left + (width - left - right) * step / x_max,
+                top + (height - top - bottom) * (y_max - value) / (y_max - y_min))
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for k in range(6):
+        value = y_min + (y_max - y_min) * k / 5
+        _, y = xy(0, value)
+        draw.line([left - 4, y, left, y], fill="black")
+        draw.text((8, y - 6), f"{value:.1f} dB", fill="black")
+        step = x_max * k / 5
+        x, _ = xy(step, y_min)
+        draw.line([x, height - bottom, x, height - bottom + 4], fill="black")
+        draw.text((x - 12, height - bottom + 8), f"{step:.0f}", fill="black")
+    draw.text((width // 2 - 20, height - 20), "steps", fill="black")
+    _, y = xy(0, noisy_input)
+    for x in range(left, width - right, 12):
+        draw.line([x, y, x + 6, y], fill=(120, 120, 120))
+    colours = {"noisy": (200, 40, 40), "clean": (40, 80, 200)}
+    for name, pts in points.items():
+        line = [xy(s, v) for s, v in pts]
+        draw.line(line, fill=colours[name], width=2)
+        for x, y in line:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colours[name])
+    legend = [("noisy targets (Noise2Noise)", colours["noisy"]), ("clean targets", colours["clean"]),
+              (f"noisy input {noisy_input:.2f} dB", (120, 120, 120))]
+    for k, (text, colour) in enumerate(legend):
+        draw.rectangle([left + 10, top + 10 + 16 * k, left + 22, top + 20 + 16 * k], fill=colour)
+        draw.text((left + 28, top + 9 + 16 * k), text, fill="black")
+    draw.text((left, 8), "validation PSNR (x/(1+x)) of the denoised frames", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    tp = commands.add_parser("throughput")
+    tp.add_argument("--device", default="cpu")
+    tp.add_argument("--widths", default="48,32")
+    tp.add_argument("--batches", default="4,8")
+    tp.add_argument("--crop", type=int, default=256)
+    tp.add_argument("--steps", type=int, default=4)
+    tp.add_argument("--output-map", default="exp")
+    tp.add_argument("--json", type=Path, default=RESULTS / "train_throughput.json")
+    cp = commands.add_parser("compare")
+    cp.add_argument("--data", type=Path, required=True)
+    cp.add_argument("--work", type=Path, default=Path("runs/bench-compare"))
+    cp.add_argument("--spp", type=int, default=64)
+    cp.add_argument("--preset", default="quick")
+    cp.add_argument("--steps", type=int, default=3000)
+    cp.add_argument("--width", type=int, default=32)
+    cp.add_argument("--crop", type=int, default=64)
+    cp.add_argument("--batch", type=int, default=8)
+    cp.add_argument("--lr", type=float, default=None)
+    cp.add_argument("--val-every", type=int, default=250)
+    cp.add_argument("--val-images", type=int, default=16)
+    cp.add_argument("--output-map", default="exp")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--json", type=Path, default=RESULTS / "train_compare.json")
+    cp.add_argument("--plot", type=Path, default=RESULTS / "train_psnr_vs_steps.png")
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+    if args.command == "throughput":
+        rows = throughput(args.device, [int(w) for w in args.widths.split(",")],
+                          [int(b) for b in args.batches.split(",")], args.crop, args.steps,
+                          args.output_map)
+        result = {"machine": machine(), "rows": rows,
+                  "command": " ".join(["python", "benchmarks/train_bench.py"] + sys.argv[1:])}
+    else:
+        result = compare(args)
+        plot(result, args.plot)
+        print(f"wrote {args.plot}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""The FastAPI app: ``create_app(config)`` builds it, uvicorn serves it (see service/cli.py).
+
+Routes:
+    POST /v1/denoise   EXR(s) in (multipart), denoised EXR out, every other layer kept
+    POST /v1/preview   EXR in, its colour as raw float32 for the web page
+    GET  /v1/models    the models served
+    GET  /healthz      the process answers
+    GET  /readyz       the models are loaded
+    GET  /metrics      Prometheus text format
+    GET  /             the web page; /docs and /openapi.json the API docs
+
+A request's life: admitted to the bounded queue (or 503), upload streamed to a temporary
+folder within the size limit, EXR headers checked, frames decoded on an I/O thread, denoised
+on a worker thread, encoded on an I/O thread, file streamed back; the folder is removed when
+the response has been sent. Nothing blocking runs on the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import service.inference as inference
+from mcdenoise import __version__
+from mcdenoise.exr import write_frame
+from service.auth import load_keys, require_key
+from service.config import GPU_BATCH, ServeConfig
+from service.errors import ApiError, ErrorBody, error_responses
+from service.inputs import download_name, load_inputs, read_exr
+from service.limits import checked_header
+from service.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from service.models import ModelSet, model_specs
+from service.preview import DEFAULT_SIDE, preview_array
+from service.queue import InferenceQueue, QueueFull
+from service.upload import receive_upload
+
+log = logging.getLogger("mcdenoise.service")
+
+STATIC = Path(__file__).resolve().parent / "static"
+EXR_MEDIA_TYPE = "image/x-exr"
+DENOISE_FILES = ("file", "color", "albedo", "normal")
+DENOISE_OPTIONS = ("precision", "model", "nonfinite")
+PREVIEW_OPTIONS = ("max_side",)
+ROUTES = {"/", "/healthz", "/readyz", "/metrics", "/v1/models", "/v1/denoise", "/v1/preview",
+          "/docs", "/openapi.json"}
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    """The service for ``config``. Raises ServeConfigError (a ValueError) at once for a missing
+    model file or key file, so a misconfigured server never starts listening."""
+    models = ModelSet(model_specs(config.model), config.device)
+    keys = load_keys(config.api_key_file) if config.keys_required else None
+    batch = config.batch or (GPU_BATCH if _uses_cuda(config.device) else 1)
+    metrics = Metrics(ROUTES)
+
+    def run(model: str, frames: list) -> list:
+        # Looked up at call time, so that tests can slow the denoiser down.
+        return inference.denoise_frames(models.denoisers[model], frames)
+
+    queue = InferenceQueue(run, inference.batch_key, slots=config.queue, workers=config.workers,
+                           batch=batch, on_done=metrics.denoised)
+    metrics.watch_queue(lambda: queue.depth, lambda: queue.admitted)
+    # Decoding and encoding threads; admission already bounds how many requests need one.
+    io_pool = ThreadPoolExecutor(max_workers=queue.capacity + 1, thread_name_prefix="mcdenoise-io")
+
+    async def in_io(fn, *args, **kwargs) -> Any:
+        # run_in_executor, unlike anyio's to_thread, can be abandoned at a timeout.
+        return await asyncio.get_running_loop().run_in_executor(io_pool, partial(fn, *args, **kwargs))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        queue.start()
+        threading.Thread(target=models.load, name="mcdenoise-load", daemon=True).start()
+        log.info("serving %s (default %s) on %s:%s; API keys %s; queue %d, batch %d, "
+                 "max %d pixels, max upload %.0f MiB", ", ".join(models.paths), models.default,
+                 config.host, config.port, "required" if keys else "not required",
+                 config.queue, batch, config.max_pixels, config.max_upload_mb)
+        yield
+        queue.stop()
+        io_pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="mcdenoise", version=__version__, lifespan=lifespan,
+        description="Noise2Noise denoiser for Monte Carlo renders. POST an EXR frame (colour, "
+                    "optionally albedo and normal layers) to /v1/denoise and get the denoised "
+                    "EXR back, every other layer and header attribute kept. Errors are JSON: "
+                    '{"error": CODE, "detail": MESSAGE}.')
+    app.state.config, app.state.models, app.state.queue, app.state.metrics = (
+        config, models, queue, metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _add_error_handlers(app)
+    guarded = [Depends(require_key(keys))] if keys else []
+
+    def admit() -> Any:
+        if not models.ready.is_set():
+            metrics.rejected.labels("loading").inc()
+            raise ApiError(503, "not_ready", models.error or "the models are still loading",
+                           headers={"Retry-After": "1"})
+        try:
+            return queue.admit()
+        except QueueFull as full:
+            metrics.rejected.labels("queue_full").inc()
+            raise ApiError(503, "queue_full",
+                           f"the denoise queue is full ({queue.capacity} requests in flight); "
+                           f"retry in {full.retry_after} s",
+                           headers={"Retry-After": str(full.retry_after)}) from None
+
+    async def within_timeout(work, ticket) -> Response:
+        """Run ``work(state)`` under the request timeout; clean up however it ends."""
+        state: dict[str, Any] = {"phase": "upload", "job": None,
+                                 "workdir": Path(tempfile.mkdtemp(prefix="mcdenoise-"))}
+        try:
+            response = await asyncio.wait_for(work(state), config.timeout)
+        except asyncio.TimeoutError:
+            if state["phase"] == "upload":
+                raise ApiError(408, "upload_timeout", f"the upload did not arrive within "
+                               f"{config.timeout:g} s (the server's --timeout)") from None
+            raise ApiError(504, "timeout", f"denoising did not finish within {config.timeout:g} s "
+                           "(the server's --timeout); try a smaller frame or a less busy "
+                           "time") from None
+        finally:
+            queue.finish(ticket, state["job"])
+            if not state.get("keep"):
+                shutil.rmtree(state["workdir"], ignore_errors=True)
+        return response
+
+    @app.post(
+        "/v1/denoise", dependencies=guarded, response_class=Response,
+        summary="Denoise an EXR frame",
+        description="Multipart upload of one EXR in `file` (colour, optionally with albedo "
+                    "and normal layers) or of separate EXRs in `color`, `albedo`, `normal`. "
+                    "Answers the denoised EXR: the colour file with its colour replaced, all "
+                    "other layers and header attributes kept.",
+        responses={200: {"description": "the denoised EXR",
+                         "content": {EXR_MEDIA_TYPE: {"schema": _BINARY}}},
+                   **error_responses(400, 401, 403, 408, 413, 415, 422, 503, 504)},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": _denoise_schema(list(models.paths))}}}})
+    async def denoise_route(request: Request) -> Response:
+        ticket = admit()
+
+        async def work(state: dict) -> Response:
+            marks = [time.perf_counter()]  # upload, decode, wait, denoise, encode
+            upload, options = await receive_upload(request, state["workdir"],
+                                                   config.max_upload_bytes, DENOISE_FILES,
+                                                   DENOISE_OPTIONS, in_io)
+            state["phase"] = "denoise"
+            marks.append(time.perf_counter())
+            model, precision, nonfinite = _denoise_options(upload, options, models)
+            needs = tuple(r for r in ("albedo", "normal")
+                          if r in models.denoisers[model].transform.inputs)
+            inputs = await in_io(load_inputs, upload, config.max_pixels, nonfinite, needs)
+            marks.append(time.perf_counter())
+            job = state["job"] = queue.submit(ticket, model, inputs.frame)
+            denoised = await job.future
+            marks += [job.started, time.perf_counter()]
+            out = inputs.original.replace(color=denoised.color, metadata=denoised.metadata)
+            precision = inputs.precision if precision == "auto" else precision
+            path = state["workdir"] / "denoised.exr"
+            await in_io(write_frame, out, path, precision=precision,
+                        compression=inputs.compression)
+            marks.append(time.perf_counter())
+            main = "file" if "file" in upload.paths else "color"
+            steps = " ".join(f"{name} {b - a:.3f}" for name, a, b in zip(
+                ("upload", "decode", "wait", "denoise", "encode"), marks, marks[1:]))
+            log.info("denoised %dx%d with %s (%s, %s) in %.3f s: %s", out.width, out.height,
+                     model, precision, inputs.compression, marks[-1] - marks[0], steps)
+            state["keep"] = True  # the response removes the folder once it has been sent
+            return _ExrResponse(path, state["workdir"], media_type=EXR_MEDIA_TYPE,
+                                filename=download_name(upload.filenames.get(main)),
+                                headers={"X-Model": model})
+
+        return await within_timeout(work, ticket)
+
+    @app.post(
+        "/v1/preview", dependencies=guarded, response_class=Response,
+        summary="Preview an EXR's colour",
+        description="The colour of an uploaded EXR, box-downsampled so that neither side "
+                    "exceeds `max_side`, as raw little-endian float32 RGB, row by row (linear "
+                    "HDR, NaN -> 0). The size is in the X-Preview-Width/-Height headers. The "
+                    "web page tonemaps it with its exposure slider.",
+        responses={200: {"description": "float32 RGB pixels",
+                         "content": {"application/octet-stream": {"schema": _BINARY}},
+                         "headers": {h: {"schema": {"type": "integer"}} for h in (
+                             "X-Preview-Width", "X-Preview-Height", "X-Source-Width",
+                             "X-Source-Height")}},
+                   **error_responses(400, 401, 403, 408, 413, 415, 422, 503, 504)},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": _preview_schema()}}}})
+    async def preview_route(request: Request) -> Response:
+        ticket = admit()
+
+        async def work(state: dict) -> Response:
+            upload, options = await receive_upload(request, state["workdir"],
+                                                   config.max_upload_bytes, ("file",),
+                                                   PREVIEW_OPTIONS, in_io)
+            state["phase"] = "preview"
+            if "file" not in upload.paths:
+                raise ApiError(422, "no_file", "no EXR in the form: send it in the field 'file'")
+            side = _int_option(options, "max_side", DEFAULT_SIDE, 16, 4096)
+            pixels, (width, height) = await in_io(_preview, upload, config.max_pixels, side)
+            return Response(pixels.tobytes(), media_type="application/octet-stream", headers={
+                "X-Preview-Width": str(pixels.shape[1]), "X-Preview-Height": str(pixels.shape[0]),
+                "X-Source-Width": str(width), "X-Source-Height": str(height)})
+
+        return await within_timeout(work, ticket)
+
+    @app.get("/v1/models", dependencies=guarded, summary="The models served",
+             responses=error_responses(401, 403))
+    async def models_route() -> dict:
+        return {"default": models.default, "models": [models.describe(n) for n in models.paths]}
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: the models are loaded",
+             responses={200: {"description": "ready"}, **error_responses(503)})
+    async def readyz() -> Any:
+        if not models.ready.is_set():
+            raise ApiError(503, "not_ready", models.error or "the models are still loading",
+                           headers={"Retry-After": "1"})
+        return {"status": "ready", "models": list(models.denoisers),
+                "device": str(models.denoisers[models.default].device)}
+
+    @app.get("/metrics", dependencies=guarded, response_class=Response,
+             summary="Prometheus metrics",
+             responses={200: {"description": "Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        **error_responses(401, 403)})
+    async def metrics_route() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+class _ExrResponse(FileResponse):
+    """The denoised file, streamed; its request's temporary folder is removed afterwards,
+    however the sending ends (a background task would be skipped if sending failed)."""
+    # Starlette reads a file response through its thread pool one chunk at a time: 1 MiB
+    # chunks make that a few hops per frame instead of one per 64 KiB.
+    chunk_size = 1024 * 1024
+
+    def __init__(self, path: Path, workdir: Path, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.workdir = workdir
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _uses_cuda(device: str) -> bool:
+    if device == "cpu":
+        return False
+    import torch
+    return device == "cuda" or torch.cuda.is_available()
+
+
+def _denoise_schema(model_names: list[str]) -> dict:
+    exr = {**_BINARY}
+    return {
+        "type": "object",
+        "properties": {
+            "file": {**exr, "description": "one EXR: colour (R,G,B or a renderer's beauty "
+                                           "layer), optionally albedo and normal layers"},
+            "color": {**exr, "description": "the colour EXR, when buffers come separately"},
+            "albedo": {**exr, "description": "albedo EXR (R,G,B or albedo.R,G,B), with color"},
+            "normal": {**exr, "description": "normal EXR (R,G,B, X,Y,Z or N.X,Y,Z), with color"},
+            "precision": {"type": "string", "enum": ["auto", "half", "float"], "default": "auto",
+                          "description": "pixel type of the output's colour, albedo, normal "
+                                         "and alpha; auto: as the input's colour"},
+            "model": {"type": "string", "enum": model_names, "default": model_names[0],
+                      "description": "a model from GET /v1/models"},
+            "nonfinite": {"type": "string", "enum": ["reject", "repair"], "default": "reject",
+                          "description": "NaN/Inf in colour/albedo/normal: reject (422) or "
+                                         "repair (NaN -> 0, Inf -> 65504) and denoise"},
+        },
+        # Either one file, or colour with optional separate buffers.
+        "anyOf": [
+            {"required": ["file"], "not": {"anyOf": [{"required": [name]} for name in
+                                                     ("color", "albedo", "normal")]}},
+            {"required": ["color"], "not": {"required": ["file"]}},
+        ],
+        "additionalProperties": False,
+    }
+
+
+def _preview_schema() -> dict:
+    return {"type": "object", "properties": {
+        "file": {**_BINARY, "description": "an EXR with colour channels"},
+        "max_side": {"type": "integer", "minimum": 16, "maximum": 4096, "default": DEFAULT_SIDE,
+                     "description": "largest side of the preview, pixels"}},
+        "required": ["file"], "additionalProperties": False}
+
+
+def _denoise_options(upload, options: dict[str, str], models: ModelSet) -> tuple[str, str, str]:
+    """(model, precision, nonfinite) after checking which files came."""
+    fields = set(upload.paths)
+    if not fields:
+        raise ApiError(422, "no_file", "no EXR in the form: send the field 'file' (colour with "
+                                       "optional albedo/normal layers) or 'color' (with "
+                                       "optional 'albedo' and 'normal')")
+    if "file" in fields and len(fields) > 1:
+        raise ApiError(422, "conflicting_fields", "send either 'file' or 'color' (+ 'albedo', "
+                                                  f"'normal'), not both (got {sorted(fields)})")
+    if "file" not in fields and "color" not in fields:
+        raise ApiError(422, "no_color", f"{' and '.join(sorted(fields))} came without 'color'")
+    model = options.get("model", models.default)
+    if model not in models.paths:
+        raise ApiError(422, "unknown_model", f"model {model[:64]!r} is not served here "
+                                             f"(available: {', '.join(models.paths)})")
+    precision = options.get("precision", "auto")
+    if precision not in ("auto", "half", "float"):
+        raise ApiError(422, "bad_option", f"precision must be auto, half or float, not "
+                                          f"{precision[:32]!r}")
+    nonfinite = options.get("nonfinite", "reject")
+    if nonfinite not in ("reject", "repair"):
+        raise ApiError(422, "bad_option", f"nonfinite must be reject or repair, not "
+                                          f"{nonfinite[:32]!r}")
+    return model, precision, nonfinite
+
+
+def _int_option(options: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = options.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ApiError(422, "bad_option", f"{name} must be a whole number from {low} to {high}, "
+                                          f"not {value[:32]!r}")
+    return number
+
+
+def _preview(upload, max_pixels: int, side: int):
+    path, label = upload.paths["file"], upload.label("file")
+    checked_header(path, label, max_pixels)
+    frame = read_exr(path, label)
+    return preview_array(frame.color, side), (frame.width, frame.height)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def body(status: int, code: str, detail: str, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse(ErrorBody(error=code, detail=detail).model_dump(), status_code=status,
+                            headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        if error.status >= 500 or error.status in (408, 413):
+            log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error.code)
+        return body(error.status, error.code, error.detail, error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return body(error.status_code, codes.get(error.status_code, f"http_{error.status_code}"),
+                    str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return body(422, "invalid_request", problems[:500])
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s: %s", request.method, request.url.path,
+                  error.__class__.__name__, error)
+        return body(500, "internal", "internal error (the server log has the details)")

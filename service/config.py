@@ -1,0 +1,97 @@
+"""`mcdenoise serve` settings: one dataclass, one field per command-line flag."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+# 4096 x 4096: DCI 4K and UHD frames pass; a frame this size needs about 2 GB while it is
+# decoded and denoised, so the default queue cannot exhaust a small machine's memory.
+DEFAULT_MAX_PIXELS = 4096 * 4096
+DEFAULT_MAX_UPLOAD_MB = 512
+DEFAULT_QUEUE = 4
+DEFAULT_TIMEOUT_S = 300.0
+GPU_BATCH = 8
+# Only frames up to this many pixels are batched on a GPU: bigger ones fill it on their own.
+BATCH_MAX_PIXELS = 1024 * 1024
+
+
+class ServeConfigError(ValueError):
+    """A setting the service cannot start with; the message says what to change."""
+
+
+@dataclass
+class ServeConfig:
+    """Settings of the denoise service.
+
+    host, port: where uvicorn listens. Any host that is not loopback (127.0.0.0/8, ::1,
+        localhost) requires ``api_key_file``.
+    model: model files, each ``PATH`` or ``NAME=PATH``; the first is the default. None:
+        the shipped default model (mcdenoise/models/default.safetensors).
+    api_key_file: a file with one API key per line (blank lines and ``#`` comments ignored).
+        When given, every /v1 endpoint and /metrics require a key, on any host.
+    max_pixels: largest frame accepted, width x height, checked from the EXR header before
+        any pixel is decoded.
+    max_upload_mb: largest request body, MiB, enforced while it streams in.
+    queue: frames that may wait for the denoiser beyond those being denoised; when the queue
+        is full, requests get 503 with Retry-After.
+    workers: inference threads (one is right for one GPU or for a CPU, where torch already
+        uses every core).
+    batch: frames denoised together on one worker, for waiting frames of one size and model of
+        at most BATCH_MAX_PIXELS pixels; None: 8 on a GPU, 1 on a CPU.
+    timeout: seconds one request may take, upload to response; past it: 504 (or 408 while the
+        upload is still arriving).
+    device: "auto" (CUDA when available), "cpu" or "cuda".
+    log_level: uvicorn's and the service's log level.
+    """
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: list[str] | None = None
+    api_key_file: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    queue: int = DEFAULT_QUEUE
+    workers: int = 1
+    batch: int | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    device: str = "auto"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, (str, Path)):
+            self.model = [str(self.model)]
+        if self.api_key_file is not None:
+            self.api_key_file = Path(self.api_key_file)
+        for name in ("max_pixels", "max_upload_mb", "workers", "timeout"):
+            if not getattr(self, name) > 0:
+                raise ServeConfigError(f"--{name.replace('_', '-')} must be positive, "
+                                       f"got {getattr(self, name)}")
+        if self.queue < 0:
+            raise ServeConfigError(f"--queue must be 0 or more, got {self.queue}")
+        if self.batch is not None and self.batch < 1:
+            raise ServeConfigError(f"--batch must be 1 or more, got {self.batch}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ServeConfigError(f"--device must be auto, cpu or cuda, not {self.device!r}")
+        if not is_loopback(self.host) and self.api_key_file is None:
+            raise ServeConfigError(
+                f"--host {self.host} is reachable from other machines: pass --api-key-file "
+                "FILE (one key per line) so that strangers are kept out")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def keys_required(self) -> bool:
+        return self.api_key_file is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1; False for 0.0.0.0, ::, names and the rest
+    (a host name may resolve to anything, so only 'localhost' is trusted)."""
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
