@@ -4,7 +4,7 @@
     clean = denoise(denoiser, frame)        # Frame -> Frame, colour replaced, all else kept
 
 The transform (inputs, exposure, tonemap) comes from the model card, so a model file is all
-that is needed. Tiling for frames too large for memory belongs here too (not yet).
+that is needed. Frames too large for memory are denoised in overlapping tiles (tiling.py).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import torch
 
 from mcdenoise.frame import Frame
 from mcdenoise.model import UNet
+from mcdenoise.tiling import run_tiled
 from mcdenoise.transform import (Transform, decode_output, frame_input, output_to_hdr,
                                  pad_to_multiple)
 
@@ -42,12 +43,34 @@ def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = N
     return Denoiser(model, transform, card, device)
 
 
+# Tiles of 512 pixels bound memory (the 48-wide U-Net needs about 1.1 GB of activations per
+# 512^2 tile in fp32); 96 pixels of overlap hide the missing context at tile edges.
+TILE = 512
+OVERLAP = 96
+
+
+def _forward(denoiser: Denoiser, x: torch.Tensor) -> torch.Tensor:
+    """Network output for (1, C, h, w) input of any size: (1, 3, h, w), exposure-scaled
+    linear HDR (still to be divided by the frame's exposure scale)."""
+    x, (h, w) = pad_to_multiple(x)
+    if denoiser.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            y = denoiser.model(x)
+    else:
+        y = denoiser.model(x)
+    return decode_output(denoiser.transform, y)[:, :, :h, :w].float()
+
+
 @torch.no_grad()
-def denoise(model_or_path: Denoiser | str | os.PathLike, frame: Frame) -> Frame:
+def denoise(model_or_path: Denoiser | str | os.PathLike, frame: Frame, tile: int = TILE,
+            overlap: int = OVERLAP) -> Frame:
     """The frame with its colour denoised ((H, W, 3) linear HDR, same units as the input).
 
-    Albedo, normal, alpha, depth, extra layers and metadata are kept; metadata gains
-    ``denoised`` (exposure scale used and the model's card summary).
+    Frames larger than ``tile`` pixels on a side are denoised in overlapping tiles, with one
+    exposure scale computed on the whole frame, so tiled and whole results agree. Albedo,
+    normal, alpha, depth, extra layers and metadata are kept; metadata gains ``denoised``
+    (exposure scale used and the model's card summary).
     """
     denoiser = model_or_path if isinstance(model_or_path, Denoiser) else load_denoiser(model_or_path)
     model = denoiser.model
@@ -56,15 +79,8 @@ def denoise(model_or_path: Denoiser | str | os.PathLike, frame: Frame) -> Frame:
     try:
         x, scale = frame_input(denoiser.transform, frame)
         x = torch.from_numpy(x)[None].to(denoiser.device)
-        x, (h, w) = pad_to_multiple(x)
-        if denoiser.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                y = model(x)
-        else:
-            y = model(x)
-        y = decode_output(denoiser.transform, y)
-        color = output_to_hdr(y[0, :, :h, :w], scale)
+        y = run_tiled(lambda part: _forward(denoiser, part), x, 3, tile, overlap)
+        color = output_to_hdr(y[0], scale)
     finally:
         model.train(was_training)
     metadata = dict(frame.metadata)
