@@ -452,6 +452,7 @@ def write_frame(frame: Frame, path: str | os.PathLike, *, precision: str = "half
 
     path = os.fspath(path)
     folder, base = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)  # `-o out/new/frame.exr` should just work
     temp = os.path.join(folder, f".{base}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.exr")
     try:
         try:

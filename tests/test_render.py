@@ -132,7 +132,7 @@ def test_variant_choice(monkeypatch):
 def test_render_command_writes_exr_and_preview(scene_file, tmp_path):
     from mcdenoise.exr import read_frame
 
-    out, png = tmp_path / "frame.exr", tmp_path / "frame.png"
+    out, png = tmp_path / "new" / "frame.exr", tmp_path / "frame.png"  # folder made on demand
     result = subprocess.run(
         [sys.executable, "-m", "mcdenoise.cli", "render", str(scene_file), "-o", str(out),
          "--spp", "4", "--seed", "5", "--width", "24", "--preview", str(png)],
