@@ -14,8 +14,9 @@ A run directory RUN holds everything a run writes:
     RUN/tb/                 the same scalars for TensorBoard
     RUN/model.safetensors   the result: weights + JSON card (modelfile.py)
 
-Recipe (ANCHORS.md): colour tonemapped, albedo and normal as stored (transform.py); output
-and target linear HDR; L_HDR with the stopped, clamped denominator (loss.py); Adam
+Recipe (ANCHORS.md): colour tonemapped, albedo and normal as stored (clipped to their ranges),
+the network's output mapped to linear HDR through the inverse tonemap (transform.py, the
+"output map"); target linear HDR; L_HDR with the stopped, clamped denominator (loss.py); Adam
 (0.9, 0.99, 1e-8), constant lr then a cos^2 ramp-down over the last 30 %; gradient-norm
 clipping; a step whose loss or gradient is not finite is skipped and counted. On CUDA: bf16
 autocast and channels_last. With ``workers >= 1`` the same loop runs data-parallel (DDP) in
@@ -40,9 +41,7 @@ import uuid
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -241,9 +240,9 @@ def default_spec(split: str, count: int, families: list[str]) -> str:
 def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     """Render the preset's training and validation scenes into ``root`` through the farm
     (resumable: what is there is kept). Returns the specs, for the card."""
-    from tqdm import tqdm
+    import ray
 
-    from mcdenoise.farm import DatasetConfig, run_dataset
+    from mcdenoise.farm import DatasetConfig, start_ray
 
     preset = PRESETS[config.preset]
     families = None if (config.scenes and config.val_scenes) else available_families()
@@ -253,25 +252,39 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
                   seed=config.seed, chunk_spp=min(4096, config.reference_spp))
     jobs = [("train", train_spec, config.reference_spp if config.targets == "clean" else 0),
             ("validation", val_spec, config.reference_spp)]
-    for label, spec, reference_spp in jobs:
-        bar = tqdm(unit="item", desc=f"render {label} scenes", disable=None, leave=False)
-
-        def progress(summary, total: int) -> None:
-            bar.total = total
-            bar.update(summary.rendered + summary.failed - bar.n)
-
-        try:
-            summary = run_dataset(DatasetConfig(scenes=spec, reference_spp=reference_spp, **common),
-                                  on_progress=progress)
-        finally:
-            bar.close()
-        print(f"data {root}: {label} scenes {spec!r}: {summary.rendered} items rendered, "
-              f"{summary.skipped} already there, {summary.failed} failed "
-              f"({summary.seconds:.0f} s)", flush=True)
-        for scene, error in summary.errors.items():
-            print(f"  failed: {scene}: {error}", file=sys.stderr)
+    owns_ray = not ray.is_initialized()
+    start_ray(DatasetConfig(output=root, scenes=train_spec, address=config.address))  # once for both
+    try:
+        for label, spec, reference_spp in jobs:
+            _render(label, spec, DatasetConfig(scenes=spec, reference_spp=reference_spp, **common))
+    finally:
+        if owns_ray:
+            ray.shutdown()
     return {"train_spec": train_spec, "val_spec": val_spec, "size": config.size,
             "spp": config.spp, "reference_spp": config.reference_spp}
+
+
+def _render(label: str, spec: str, dataset: Any) -> None:
+    """One farm run (a farm.DatasetConfig) with a progress bar and a one-line summary."""
+    from tqdm import tqdm
+
+    from mcdenoise.farm import run_dataset
+
+    bar = tqdm(unit="item", desc=f"render {label} scenes", disable=None, leave=False)
+
+    def progress(summary, total: int) -> None:
+        bar.total = total
+        bar.update(summary.rendered + summary.failed - bar.n)
+
+    try:
+        summary = run_dataset(dataset, on_progress=progress)
+    finally:
+        bar.close()
+    print(f"data {dataset.output}: {label} scenes {spec!r}: {summary.rendered} items rendered, "
+          f"{summary.skipped} already there, {summary.failed} failed "
+          f"({summary.seconds:.0f} s)", flush=True)
+    for scene, error in summary.errors.items():
+        print(f"  failed: {scene}: {error}", file=sys.stderr)
 
 
 def plan_data(config: TrainConfig) -> DataPlan:
@@ -464,6 +477,8 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     run.mkdir(parents=True, exist_ok=True)
     lead = rank == 0
     cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its kernels
     torch.manual_seed(config.seed)
     transform = replace(transform_for(config.inputs, config.exposure), output=config.output_map)
     net = UNet(UNetConfig(transform.channels, 3, config.width)).to(device)
@@ -472,13 +487,8 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)
     start, skipped, elapsed, history = 0, 0, 0.0, []
     checkpoint = run / CHECKPOINT
-    if config.resume and checkpoint.exists():
+    if config.resume and checkpoint.exists():  # check_run has vetted the config
         state = load_checkpoint(checkpoint, device)
-        saved = state["config"]
-        changed = [k for k in _FIXED_ON_RESUME if saved.get(k) != getattr(config, k)]
-        if changed:
-            raise ValueError(f"{checkpoint}: cannot resume with other " + ", ".join(
-                f"--{k.replace('_', '-')} ({saved.get(k)} -> {getattr(config, k)})" for k in changed))
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start, skipped, elapsed = int(state["step"]), int(state["skipped"]), float(state["elapsed_s"])
@@ -488,10 +498,6 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu())
     elif config.resume and lead:
         print(f"{run}: no checkpoint to resume from; starting from step 0", flush=True)
-    elif checkpoint.exists():
-        raise ValueError(f"{run} already holds a run (checkpoint at step "
-                         f"{load_checkpoint(checkpoint, torch.device('cpu'))['step']}): "
-                         "pass --resume to continue it, or choose another -o")
     model = net
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
@@ -664,18 +670,31 @@ def train(config: TrainConfig, stop_at: int | None = None) -> dict[str, Any]:
     ``stop_at`` ends this invocation after that step with a checkpoint (a later ``resume``
     continues); the model file is written only when ``config.steps`` is reached.
     """
-    import torch
-
     command = command_line(config)
     resolved = resolve(config)
+    check_run(resolved)
     plan = plan_data(resolved)
     if resolved.workers >= 1:
         return _train_ray(resolved, plan, stop_at, command)
-    torch.set_float32_matmul_precision("high")
-    device = pick_device(resolved)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its kernels
-    return fit(resolved, plan, device, stop_at=stop_at, command=command)
+    return fit(resolved, plan, pick_device(resolved), stop_at=stop_at, command=command)
+
+
+def check_run(config: TrainConfig) -> None:
+    """Refuse to overwrite a run without --resume, or to resume it with another recipe."""
+    import torch
+
+    checkpoint = Path(config.output) / CHECKPOINT
+    if not checkpoint.exists():
+        return
+    state = load_checkpoint(checkpoint, torch.device("cpu"))
+    if not config.resume:
+        raise ValueError(f"{config.output} already holds a run (checkpoint at step {state['step']}): "
+                         "pass --resume to continue it, or choose another -o")
+    saved = state["config"]
+    changed = [k for k in _FIXED_ON_RESUME if saved.get(k) != getattr(config, k)]
+    if changed:
+        raise ValueError(f"{checkpoint}: cannot resume with other " + ", ".join(
+            f"--{k.replace('_', '-')} ({saved.get(k)} -> {getattr(config, k)})" for k in changed))
 
 
 def _ray_worker(loop_config: dict[str, Any]) -> None:
