@@ -89,27 +89,12 @@ def run_scenes(config: ScenesConfig) -> int:
 
 
 def run_dataset(config) -> int:
-    from tqdm import tqdm
+    from mcdenoise.farm import run_with_progress
 
-    from mcdenoise.farm import run_dataset as farm
-
-    bar = tqdm(unit="item", desc="dataset", disable=None)
-
-    def progress(summary, total: int) -> None:
-        bar.total = total
-        bar.set_postfix_str(f"{summary.samples_per_second / 1e6:.2f} Msamples/s, "
-                            f"{summary.failed} failed", refresh=False)
-        bar.update(summary.rendered + summary.failed - bar.n)
-
-    try:
-        summary = farm(config, on_progress=progress)
-    finally:
-        bar.close()
+    summary = run_with_progress(config)
     print(f"dataset {config.output}: {summary.rendered} rendered, {summary.skipped} skipped "
           f"(already done), {summary.failed} failed; {summary.samples_per_second / 1e6:.2f} "
           f"Msamples/s over {summary.seconds:.1f} s")
-    for scene, error in summary.errors.items():
-        print(f"  failed: {scene}: {error}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 

@@ -378,6 +378,30 @@ def run_dataset(config: DatasetConfig,
     return summary
 
 
+def run_with_progress(config: DatasetConfig, desc: str = "dataset") -> Summary:
+    """``run_dataset`` behind a progress bar (items/s and ETA from tqdm, samples/s and failures
+    as postfix); the scenes that failed are listed on stderr afterwards."""
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(unit="item", desc=desc, disable=None, leave=False)
+
+    def progress(summary: Summary, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{summary.samples_per_second / 1e6:.2f} Msamples/s, "
+                            f"{summary.failed} failed", refresh=False)
+        bar.update(summary.rendered + summary.failed - bar.n)
+
+    try:
+        summary = run_dataset(config, on_progress=progress)
+    finally:
+        bar.close()
+    for scene, error in summary.errors.items():
+        print(f"  failed: {scene}: {error}", file=sys.stderr)
+    return summary
+
+
 def _count_planned_without(config: DatasetConfig, names: list[str]) -> int:
     """Number of items a fresh directory would need (for the 'skipped' count)."""
     return len(plan(config, names, {}))

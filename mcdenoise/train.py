@@ -266,25 +266,12 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
 
 def _render(label: str, spec: str, dataset: Any) -> None:
     """One farm run (a farm.DatasetConfig) with a progress bar and a one-line summary."""
-    from tqdm import tqdm
+    from mcdenoise.farm import run_with_progress
 
-    from mcdenoise.farm import run_dataset
-
-    bar = tqdm(unit="item", desc=f"render {label} scenes", disable=None, leave=False)
-
-    def progress(summary, total: int) -> None:
-        bar.total = total
-        bar.update(summary.rendered + summary.failed - bar.n)
-
-    try:
-        summary = run_dataset(dataset, on_progress=progress)
-    finally:
-        bar.close()
+    summary = run_with_progress(dataset, f"render {label} scenes")
     print(f"data {dataset.output}: {label} scenes {spec!r}: {summary.rendered} items rendered, "
           f"{summary.skipped} already there, {summary.failed} failed "
           f"({summary.seconds:.0f} s)", flush=True)
-    for scene, error in summary.errors.items():
-        print(f"  failed: {scene}: {error}", file=sys.stderr)
 
 
 def plan_data(config: TrainConfig) -> DataPlan:
