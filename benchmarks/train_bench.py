@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/train_bench.py throughput [--device cpu] [--steps 4]
 
     # the same training twice on the same data, noisy targets then clean targets; validation
-    # PSNR against steps for both -> JSON + PNG plot
+    # PSNR against steps for both -> JSON + PNG plot (`plot` redraws it from the JSON)
     .venv/bin/python benchmarks/train_bench.py compare --data DIR [--steps 3000] [...]
 
 Results go to benchmarks/results/train_throughput.json, train_compare.json and
@@ -88,7 +88,8 @@ def compare(args: argparse.Namespace) -> dict:
     base = TrainConfig(spp=args.spp, data=args.data, steps=args.steps, width=args.width,
                        crop=args.crop, batch=args.batch, lr=args.lr, val_every=args.val_every,
                        val_images=args.val_images, ckpt_every=args.val_every,
-                       output_map=args.output_map, seed=args.seed, preset=args.preset)
+                       output_map=args.output_map, residual=args.residual, seed=args.seed,
+                       preset=args.preset)
     result: dict = {"machine": machine(), "command": " ".join(["python", "benchmarks/train_bench.py"]
                                                              + sys.argv[1:]), "runs": {}}
     for targets in ("noisy", "clean"):
@@ -148,9 +149,13 @@ def plot(result: dict, path: Path) -> None:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colours[name])
     legend = [("noisy targets (Noise2Noise)", colours["noisy"]), ("clean targets", colours["clean"]),
               (f"noisy input {noisy_input:.2f} dB", (120, 120, 120))]
+    # Bottom right: the curves rise from the left and the input's line runs near the top.
+    lx, ly = width - right - 200, height - bottom - 16 * len(legend) - 10
+    draw.rectangle([lx - 6, ly - 6, width - right - 4, height - bottom - 4], fill="white",
+                   outline=(200, 200, 200))
     for k, (text, colour) in enumerate(legend):
-        draw.rectangle([left + 10, top + 10 + 16 * k, left + 22, top + 20 + 16 * k], fill=colour)
-        draw.text((left + 28, top + 9 + 16 * k), text, fill="black")
+        draw.rectangle([lx, ly + 16 * k, lx + 12, ly + 10 + 16 * k], fill=colour)
+        draw.text((lx + 18, ly - 1 + 16 * k), text, fill="black")
     draw.text((left, 8), "validation PSNR (x/(1+x)) of the denoised frames", fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
@@ -165,8 +170,11 @@ def main() -> None:
     tp.add_argument("--batches", default="4,8")
     tp.add_argument("--crop", type=int, default=256)
     tp.add_argument("--steps", type=int, default=4)
-    tp.add_argument("--output-map", default="exp")
+    tp.add_argument("--output-map", default="untonemap")
     tp.add_argument("--json", type=Path, default=RESULTS / "train_throughput.json")
+    pp = commands.add_parser("plot", help="redraw the plot from a compare JSON")
+    pp.add_argument("--json", type=Path, default=RESULTS / "train_compare.json")
+    pp.add_argument("--plot", type=Path, default=RESULTS / "train_psnr_vs_steps.png")
     cp = commands.add_parser("compare")
     cp.add_argument("--data", type=Path, required=True)
     cp.add_argument("--work", type=Path, default=Path("runs/bench-compare"))
@@ -179,13 +187,18 @@ def main() -> None:
     cp.add_argument("--lr", type=float, default=None)
     cp.add_argument("--val-every", type=int, default=250)
     cp.add_argument("--val-images", type=int, default=16)
-    cp.add_argument("--output-map", default="exp")
+    cp.add_argument("--output-map", default="untonemap")
+    cp.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True)
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--json", type=Path, default=RESULTS / "train_compare.json")
     cp.add_argument("--plot", type=Path, default=RESULTS / "train_psnr_vs_steps.png")
     args = parser.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+    if args.command == "plot":
+        plot(json.loads(args.json.read_text()), args.plot)
+        print(f"wrote {args.plot}")
+        return
     if args.command == "throughput":
         rows = throughput(args.device, [int(w) for w in args.widths.split(",")],
                           [int(b) for b in args.batches.split(",")], args.crop, args.steps,

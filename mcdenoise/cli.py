@@ -246,6 +246,10 @@ def add_train_parser(commands) -> None:
                             "(the network predicts the tonemapped image; exponential above 4 "
                             "stops over the key), linear: z itself (the paper's), exp: exp(z) "
                             "(default untonemap; the loss is L_HDR on linear HDR in every case)")
+    train.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True,
+                       help="add the tonemapped input colour to the output (the last conv starts "
+                            "at zero, so training starts from the input, not from noise; "
+                            "default on)")
     train.add_argument("--val-every", type=int, help="validate every N steps; 0: only at the end "
                        + preset("val_every"))
     train.add_argument("--val-images", type=int, help="validation scenes used at most "

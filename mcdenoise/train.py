@@ -87,6 +87,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     exposure: str = "auto"
     output_map: str = "untonemap"
+    residual: bool = True
     val_every: int | None = None
     val_images: int | None = None
     ckpt_every: int | None = None
@@ -112,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 _FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
-                    "output_map", "workers")
+                    "output_map", "residual", "workers")
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -468,7 +469,7 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
         torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its kernels
     torch.manual_seed(config.seed)
     transform = replace(transform_for(config.inputs, config.exposure), output=config.output_map)
-    net = UNet(UNetConfig(transform.channels, 3, config.width)).to(device)
+    net = UNet(UNetConfig(transform.channels, 3, config.width, config.residual)).to(device)
     # channels_last is faster for these convs on CUDA and on CPU (ANCHORS.md: 5.9 vs 9.6 s).
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)

@@ -39,6 +39,17 @@ def test_unet_shapes_and_width_presets(channels):
         UNet(UNetConfig(channels, 3, 16))(torch.rand(1, channels, 40, 64))
 
 
+def test_residual_unet_starts_as_the_identity_on_its_colour_and_survives_the_card():
+    x = torch.rand(2, 9, 64, 64)
+    net = UNet(UNetConfig(9, 3, 16, residual=True))
+    assert torch.equal(net(x), x[:, :3])  # zero-initialised last conv: output = input colour
+    with torch.no_grad():
+        net.out_c.bias.fill_(0.25)
+    assert torch.allclose(net(x), x[:, :3] + 0.25)
+    assert UNetConfig.from_dict(net.config.to_dict()) == net.config
+    assert UNetConfig.from_dict({"in_channels": 9, "out_channels": 3, "width": 16}).residual is False
+
+
 def test_pad_to_multiple_reflects_and_handles_tiny_images():
     x = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 1, 5, 7)
     padded, (h, w) = pad_to_multiple(x)
