@@ -6,12 +6,17 @@ Each subcommand's flags map one-to-one onto its config dataclass; defaults are d
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from mcdenoise import __version__
+
+# OpenMP threads that spin while idle slow torch on small machines many times over; set
+# before torch is first imported by any subcommand.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass
@@ -168,8 +173,92 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(config=DatasetConfig, run=run_dataset)
 
     add_train_parser(commands)
+    add_denoise_parser(commands)
     add_serve_parser(commands)
+    add_bench_parser(commands)
     return parser
+
+
+def add_bench_parser(commands) -> None:
+    """`mcdenoise bench KIND`: one subcommand per benchmark, each with --json FILE."""
+    bench = commands.add_parser("bench", help="benchmarks: 'bench mc' (renders, against OIDN "
+                                "and references)", description="Offline benchmarks.")
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="KIND")
+    add_bench_mc_parser(kinds)
+
+
+def add_bench_mc_parser(kinds) -> None:
+    from mcdenoise.bench_mc import BenchMcConfig, run_bench_mc
+
+    default = BenchMcConfig(json=Path("bench.json"))
+    mc = kinds.add_parser(
+        "mc", help="our model vs the noisy input and OIDN, against references",
+        description="Render (cached, through the farm) noisy frames and references, denoise "
+                    "them with OIDN and our model, and score PSNR of x/(1+x), relMSE and SSIM; "
+                    "time both on the same frames and on one large frame. Writes the JSON, a "
+                    "Markdown report and a contact sheet PNG beside it.")
+    mc.add_argument("--json", type=Path, required=True, metavar="FILE",
+                    help="results JSON; the report (.md) and sheet (_sheet.png) go beside it")
+    mc.add_argument("--scenes", default=default.scenes, metavar="SPEC",
+                    help="scene spec or scene files (default: two test-split instances per "
+                         "family)")
+    mc.add_argument("--spp", type=int, default=default.spp, help="input spp (default 64)")
+    mc.add_argument("--reference-spp", type=int, default=default.reference_spp,
+                    help=f"reference spp (default {default.reference_spp}; the report states "
+                         "the true count)")
+    mc.add_argument("--chunk-spp", type=int, default=default.chunk_spp,
+                    help=f"spp per reference pass (default {default.chunk_spp})")
+    mc.add_argument("--width", type=int, default=default.width,
+                    help=f"image width (default {default.width})")
+    mc.add_argument("--height", type=int, help="image height (default: keeps the aspect)")
+    mc.add_argument("--model", type=Path, help="our model (default: the shipped one)")
+    mc.add_argument("--clean-model", type=Path,
+                    help="also score this model (trained with --targets clean)")
+    mc.add_argument("--data", type=Path, default=default.data, metavar="DIR",
+                    help=f"render cache (default {default.data})")
+    mc.add_argument("--oidn-quality", choices=("fast", "balanced", "high"), default="high",
+                    help="OIDN quality (default high)")
+    mc.add_argument("--speed-size", default=default.speed_size, metavar="WxH",
+                    help=f"also time one frame of this size; 0: skip (default {default.speed_size})")
+    mc.add_argument("--repeats", type=int, default=default.repeats,
+                    help=f"timed runs per method on the speed frame (default {default.repeats})")
+    mc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="device for our model (default auto)")
+    mc.add_argument("--address", help="Ray cluster for the renders (default: a local one)")
+    mc.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    mc.set_defaults(config=BenchMcConfig, run=run_bench_mc)
+
+
+def add_denoise_parser(commands) -> None:
+    from mcdenoise.denoise_files import DenoiseConfig, run_denoise
+
+    denoise = commands.add_parser(
+        "denoise", help="denoise EXR files, folders and frame sequences",
+        description="Denoise EXR frames. Every layer and header attribute is kept; only the "
+                    "colour changes. Albedo and normal layers are used when the file has them. "
+                    "Large frames are denoised in overlapping tiles at bounded memory.")
+    denoise.add_argument("inputs", nargs="+", type=Path, metavar="IN",
+                         help="EXR file, folder of EXRs, or sequence such as shot/frame.####.exr")
+    denoise.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                         help="output EXR (one input) or folder (outputs keep the input names)")
+    denoise.add_argument("--model", type=Path, metavar="M",
+                         help="model file from 'mcdenoise train' (default: the shipped model)")
+    denoise.add_argument("--no-aux", action="store_true",
+                         help="ignore albedo and normal layers, denoise from the colour alone")
+    denoise.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                         help="auto: CUDA when available (default auto)")
+    denoise.add_argument("--precision", choices=("auto", "half", "float"), default="auto",
+                         help="output pixel type; auto: as the input's colour (default auto)")
+    denoise.add_argument("--tile", type=int, default=512,
+                         help="tile size in pixels; bounds memory (default 512)")
+    denoise.add_argument("--overlap", type=int, default=96,
+                         help="overlap of neighbouring tiles in pixels (default 96)")
+    denoise.add_argument("--workers", type=int, default=0,
+                         help="spread frames over N Ray workers (default 0: in this process)")
+    denoise.add_argument("--address", help="Ray cluster to join with --workers (default: a "
+                         "local one)")
+    denoise.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    denoise.set_defaults(config=DenoiseConfig, run=run_denoise)
 
 
 def add_train_parser(commands) -> None:
@@ -250,6 +339,16 @@ def add_train_parser(commands) -> None:
                        help="add the tonemapped input colour to the output (the last conv starts "
                             "at zero, so training starts from the input, not from noise; "
                             "default on)")
+    train.add_argument("--kernel", type=int, default=0,
+                       help="predict per-pixel size x size filter kernels applied to the input "
+                            "colour instead of the colour itself (0: off, default)")
+    train.add_argument("--kernel-space", choices=("tonemapped", "linear"), default="tonemapped",
+                       help="average the tonemapped input colour, or the linear HDR colour "
+                            "(keeps energy; the output map is then linear) (default tonemapped)")
+    train.add_argument("--aux-dropout", type=float, default=0.15,
+                       help="probability that a crop's albedo, and separately its normal, is "
+                            "replaced by zeros, so the model also denoises frames without them "
+                            "(0: never; default 0.15)")
     train.add_argument("--val-every", type=int, help="validate every N steps; 0: only at the end "
                        + preset("val_every"))
     train.add_argument("--val-images", type=int, help="validation scenes used at most "
@@ -325,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = vars(build_parser().parse_args(argv))
     args.pop("command")
+    args.pop("bench", None)
     config_type, run = args.pop("config"), args.pop("run")
     try:
         return run(config_type(**args))

@@ -176,7 +176,7 @@ class PairDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, store: SceneStore, transform: Transform, crop: int, targets: str = "noisy",
-                 seed: int = 0):
+                 seed: int = 0, aux_dropout: float = 0.0):
         if targets not in ("noisy", "clean"):
             raise ValueError(f"targets must be 'noisy' or 'clean', not {targets!r}")
         if targets == "clean":
@@ -185,7 +185,7 @@ class PairDataset(torch.utils.data.Dataset):
                 raise ValueError(f"--targets clean needs references; {len(missing)} training scenes "
                                  f"have none (e.g. {missing[0]}): render them with --reference-spp")
         self.store, self.transform, self.crop = store, transform, crop
-        self.targets, self.seed = targets, seed
+        self.targets, self.seed, self.aux_dropout = targets, seed, aux_dropout
 
     def __len__(self) -> int:
         return 2**62  # indices come from the step sampler, not from epochs over this length
@@ -214,8 +214,12 @@ class PairDataset(torch.utils.data.Dataset):
             target = patch[..., other:other + 3]
         else:
             target = patch[..., _REF]
-        return {"input": torch.from_numpy(network_input(self.transform, inp[..., 0:3], inp[..., 3:6],
-                                                        inp[..., 6:9], scale)),
+        # Aux dropout: each of albedo and normal goes missing with probability aux_dropout,
+        # and the transform puts zeros in its place, as it will for frames without them.
+        albedo, normal = (None if rng.random() < self.aux_dropout else inp[..., k:k + 3]
+                          for k in (3, 6))
+        return {"input": torch.from_numpy(network_input(self.transform, inp[..., 0:3], albedo,
+                                                        normal, scale)),
                 "target": torch.from_numpy(network_target(target, scale))}
 
 

@@ -423,6 +423,20 @@ def _box(value: Any) -> tuple:
 
 # --- writing ---
 
+# Compressions kept when a denoised frame is written back; a lossy one is not applied twice.
+LOSSLESS = ("none", "rle", "zips", "zip", "piz")
+
+
+def output_format(header: dict[str, Any], color_names: tuple[str, ...]) -> tuple[str, str]:
+    """(precision, compression) for writing a denoised version of the file with ``header``
+    (from read_header): float when any colour channel was float, else half; the file's own
+    compression when lossless, else zip."""
+    channels = header["channels"]
+    precision = "float" if any(channels.get(n) == "float" for n in color_names) else "half"
+    compression = header["compression"]
+    return precision, compression if compression in LOSSLESS else "zip"
+
+
 def write_frame(frame: Frame, path: str | os.PathLike, *, precision: str = "half",
                 compression: str = "zip") -> None:
     """Write ``frame`` to ``path`` atomically (temporary file in the same directory, renamed).

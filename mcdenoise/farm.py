@@ -257,17 +257,17 @@ def finished_items(root: Path) -> dict[str, dict]:
             or (r["kind"] == "pass" and (r["scene"], r["index"]) in merged)}
 
 
-def start_ray(config: DatasetConfig):
+def start_ray(address: str | None = None, num_cpus: int | None = None):
     """Join the cluster at ``address``, or start a local one (dashboard off) and return it."""
     import ray
 
     if ray.is_initialized():
         return ray
-    if config.address:
-        ray.init(address=config.address, logging_level=logging.ERROR, log_to_driver=False)
+    if address:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, local cluster
-        ray.init(num_cpus=config.num_cpus or os.cpu_count(), include_dashboard=False,
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  logging_level=logging.ERROR, log_to_driver=False)
     return ray
 
@@ -297,7 +297,7 @@ def run_dataset(config: DatasetConfig,
     import ray as ray_module
 
     owns_ray = not ray_module.is_initialized()
-    ray = start_ray(config)
+    ray = start_ray(config.address, config.num_cpus)
     started = time.perf_counter()
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = 1 if config.gpus_per_task <= 0 else 0

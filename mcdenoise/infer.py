@@ -64,20 +64,21 @@ def _forward(denoiser: Denoiser, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def denoise(model_or_path: Denoiser | str | os.PathLike, frame: Frame, tile: int = TILE,
-            overlap: int = OVERLAP) -> Frame:
+            overlap: int = OVERLAP, use_aux: bool = True) -> Frame:
     """The frame with its colour denoised ((H, W, 3) linear HDR, same units as the input).
 
     Frames larger than ``tile`` pixels on a side are denoised in overlapping tiles, with one
     exposure scale computed on the whole frame, so tiled and whole results agree. Albedo,
     normal, alpha, depth, extra layers and metadata are kept; metadata gains ``denoised``
-    (exposure scale used and the model's card summary).
+    (exposure scale used and the model's card summary). ``use_aux=False`` denoises from the
+    colour alone even when the frame has albedo and normal (``--no-aux``).
     """
     denoiser = model_or_path if isinstance(model_or_path, Denoiser) else load_denoiser(model_or_path)
     model = denoiser.model
     was_training = model.training
     model.eval()
     try:
-        x, scale = frame_input(denoiser.transform, frame)
+        x, scale = frame_input(denoiser.transform, frame, use_aux)
         x = torch.from_numpy(x)[None].to(denoiser.device)
         y = run_tiled(lambda part: _forward(denoiser, part), x, 3, tile, overlap)
         color = output_to_hdr(y[0], scale)

@@ -45,3 +45,21 @@ def channel_ratio(x: np.ndarray, baseline: np.ndarray, tonemapped: bool = False)
     num = convert(x).reshape(-1, 3).mean(axis=0)
     den = convert(baseline).reshape(-1, 3).mean(axis=0)
     return np.where(den > 0, num / np.maximum(den, 1e-30), np.nan)
+
+
+def ssim(x: np.ndarray, reference: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03, range 1) of
+    x / (1 + x) against the reference's, averaged over the three channels; 1 = identical."""
+    from scipy.ndimage import gaussian_filter
+
+    a, b = tonemap_simple(x), tonemap_simple(reference)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+
+    def blur(v: np.ndarray) -> np.ndarray:
+        return gaussian_filter(v, sigma=(1.5, 1.5, 0), truncate=3.5, mode="reflect")
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2
+    cov = blur(a * b) - mu_a * mu_b
+    value = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(value.mean())

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mcdenoise.color import GAMMA
+
 NAME = "n2n-unet"
 # Width presets: the paper's 48, a lighter 32 (about 2.2x cheaper), and 16 for tests.
 WIDTHS = (48, 32, 16)
@@ -38,6 +40,18 @@ class UNetConfig:
     # the last conv, which starts at zero, so an untrained net returns its input instead of
     # noise and short CPU runs start from the input's PSNR rather than far below it.
     residual: bool = False
+    # kernel > 0: kernel prediction (as in Bako et al. 2017's KPCN) instead of colour: the
+    # last conv gives kernel^2 logits per pixel, softmax makes them weights, and the output
+    # is the weighted mean of the kernel x kernel neighbourhood of the input colour (the first
+    # three input channels). An output can then never leave the range of its neighbours
+    # (no colour cast, no invented detail), and the untrained net (zero last conv) is a box
+    # filter, which already beats a noisy input.
+    kernel: int = 0
+    # Where kernels average: "tonemapped" (the input channels as they are; robust to
+    # fireflies but biased dark, since the mean of tonemapped values is below the tonemapped
+    # mean) or "linear" (the input colour untonemapped back to linear HDR first, so the
+    # average keeps the energy; the output is then linear HDR, output map "linear").
+    kernel_space: str = "tonemapped"
 
     def to_dict(self) -> dict:
         return {"name": NAME, **asdict(self)}
@@ -47,7 +61,8 @@ class UNetConfig:
         if card.get("name", NAME) != NAME:
             raise ValueError(f"unknown architecture {card.get('name')!r} (expected {NAME!r})")
         return cls(int(card["in_channels"]), int(card["out_channels"]), int(card["width"]),
-                   bool(card.get("residual", False)))
+                   bool(card.get("residual", False)), int(card.get("kernel", 0)),
+                   card.get("kernel_space", "tonemapped"))
 
 
 def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -69,7 +84,11 @@ class UNet(nn.Module):
         self.dec_b = nn.ModuleList(conv(2 * w, 2 * w) for _ in range(POOLS - 1))
         self.out_a = conv(2 * w + n, head1)
         self.out_b = conv(head1, head2)
-        self.out_c = conv(head2, m)
+        if config.kernel and (config.kernel % 2 == 0 or config.residual):
+            raise ValueError("kernel must be odd, and kernel prediction is not residual")
+        if config.kernel_space not in ("tonemapped", "linear"):
+            raise ValueError(f"kernel_space must be tonemapped or linear, not {config.kernel_space!r}")
+        self.out_c = conv(head2, config.kernel ** 2 if config.kernel else m)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -79,7 +98,7 @@ class UNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, a=SLOPE, nonlinearity="leaky_relu")
                 nn.init.zeros_(module.bias)
         nn.init.kaiming_normal_(self.out_c.weight, nonlinearity="linear")
-        if self.config.residual:
+        if self.config.residual or self.config.kernel:
             nn.init.zeros_(self.out_c.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +125,29 @@ class UNet(nn.Module):
         # The HDR output needs more precision than bf16's 8 bits: the last conv runs in fp32.
         with torch.autocast(x.device.type, enabled=False):
             out = self.out_c(h.float())
+            if self.config.kernel:
+                image = x[:, :self.config.out_channels].float()
+                if self.config.kernel_space == "linear":
+                    image = untonemap(image)
+                return apply_kernels(out, image, self.config.kernel)
             return out + x[:, :out.shape[1]].float() if self.config.residual else out
+
+
+def untonemap(t: torch.Tensor) -> torch.Tensor:
+    """Inverse of the input tonemap T(v) = (v / (1 + v))^(1/2.2) (transform.py): [0, 1) -> linear."""
+    w = t.clamp(0.0, 1.0 - 1e-6).pow(GAMMA)
+    return w / (1.0 - w)
+
+
+def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch.Tensor:
+    """Per-pixel filtering: logits (N, size^2, H, W), image (N, C, H, W) -> (N, C, H, W), each
+    output pixel the softmax(logits)-weighted mean of the image's size x size neighbourhood
+    (edges replicated)."""
+    n, c, h, w = image.shape
+    pad = size // 2
+    patches = F.unfold(F.pad(image, (pad, pad, pad, pad), mode="replicate"), size)
+    weights = torch.softmax(logits, dim=1).reshape(n, 1, size * size, h * w)
+    return (patches.reshape(n, c, size * size, h * w) * weights).sum(dim=2).reshape(n, c, h, w)
 
 
 def build(config: UNetConfig) -> UNet:

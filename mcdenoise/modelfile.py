@@ -31,6 +31,10 @@ FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 
 
+# The project's shipped default model, inside the package (used when no --model is given).
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.safetensors"
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be loaded; ``str()`` names the file and the problem."""
 
@@ -104,3 +108,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     except RuntimeError as error:
         raise ModelFileError(path, f"weights do not match the card's architecture ({error})") from None
     return model.to(device).eval(), transform, card
+
+
+def default_model_path() -> Path:
+    """The shipped default model; ModelFileError saying what to do when it is not installed."""
+    if not DEFAULT_MODEL.is_file():
+        raise ModelFileError(DEFAULT_MODEL, "no --model given and the default model is not "
+                             "installed: pass --model RUN/model.safetensors (train one with "
+                             "'mcdenoise train')")
+    return DEFAULT_MODEL

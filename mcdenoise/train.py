@@ -88,6 +88,9 @@ class TrainConfig:
     exposure: str = "auto"
     output_map: str = "untonemap"
     residual: bool = True
+    kernel: int = 0
+    kernel_space: str = "tonemapped"
+    aux_dropout: float = 0.15
     val_every: int | None = None
     val_images: int | None = None
     ckpt_every: int | None = None
@@ -113,7 +116,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 _FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
-                    "output_map", "residual", "workers")
+                    "output_map", "residual", "kernel", "kernel_space", "aux_dropout",
+                    "workers")
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -149,6 +153,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         (filled.val_every >= 0 and filled.ckpt_every >= 0 and filled.log_every >= 1,
          "--val-every and --ckpt-every must be >= 0, --log-every >= 1"),
         (filled.exposure in ("auto", "none"), "--exposure must be auto or none"),
+        (0.0 <= filled.aux_dropout < 1.0, "--aux-dropout must be in [0, 1)"),
         (filled.output_map in OUTPUT_MAPS, f"--output-map must be one of {', '.join(OUTPUT_MAPS)}"),
     ]
     for ok, message in checks:
@@ -254,7 +259,7 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     jobs = [("train", train_spec, config.reference_spp if config.targets == "clean" else 0),
             ("validation", val_spec, config.reference_spp)]
     owns_ray = not ray.is_initialized()
-    start_ray(DatasetConfig(output=root, scenes=train_spec, address=config.address))  # once for both
+    start_ray(config.address)  # once for both
     try:
         for label, spec, reference_spp in jobs:
             _render(label, spec, DatasetConfig(scenes=spec, reference_spp=reference_spp, **common))
@@ -397,11 +402,15 @@ def validate(net: UNet, transform: Transform, items: list, device: torch.device,
     from mcdenoise.transform import Transform, exposure_scale
 
     denoiser = Denoiser(net, transform, device=device)
-    scores: dict[str, list] = {k: [] for k in ("pi", "po", "ri", "ro", "ratio", "tm")}
+    scores: dict[str, list] = {k: [] for k in ("pi", "po", "ri", "ro", "ratio", "tm", "pn")}
     rows = []
     for item in items:
         out = denoise(denoiser, item.frame).color
         noisy = item.frame.color
+        if transform.missing_aux == "zeros" and len(transform.inputs) > 1:
+            # The same model with its albedo and normal withheld, as for frames without them.
+            scores["pn"].append(psnr(denoise(denoiser, item.frame, use_aux=False).color,
+                                     item.reference))
         scores["pi"].append(psnr(noisy, item.reference))
         scores["po"].append(psnr(out, item.reference))
         scores["ri"].append(relmse(noisy, item.reference))
@@ -423,6 +432,7 @@ def validate(net: UNet, transform: Transform, items: list, device: torch.device,
             "relmse_input": float(np.mean(scores["ri"])), "relmse_output": float(np.mean(scores["ro"])),
             "ratio_r": float(ratio[0]), "ratio_g": float(ratio[1]), "ratio_b": float(ratio[2]),
             "tm_ratio_r": float(tm[0]), "tm_ratio_g": float(tm[1]), "tm_ratio_b": float(tm[2]),
+            "psnr_output_no_aux": float(np.mean(scores["pn"])) if scores["pn"] else float("nan"),
             "scenes": len(items)}
 
 
@@ -432,8 +442,10 @@ def describe_validation(step: int, result: dict[str, Any]) -> str:
             f"{result['psnr_output']:.2f} dB ({gain:+.2f}); relMSE {result['relmse_input']:.4g} -> "
             f"{result['relmse_output']:.4g}; output/input channel means R {result['ratio_r']:.3f} "
             f"G {result['ratio_g']:.3f} B {result['ratio_b']:.3f} (of x/(1+x): "
-            f"{result['tm_ratio_r']:.3f} {result['tm_ratio_g']:.3f} {result['tm_ratio_b']:.3f}) "
-            f"({result['scenes']} scenes)")
+            f"{result['tm_ratio_r']:.3f} {result['tm_ratio_g']:.3f} {result['tm_ratio_b']:.3f})"
+            + (f"; without albedo/normal {result['psnr_output_no_aux']:.2f} dB"
+               if math.isfinite(result.get("psnr_output_no_aux", math.nan)) else "")
+            + f" ({result['scenes']} scenes)")
 
 
 # -- the loop ----------------------------------------------------------------------------------
@@ -468,8 +480,12 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its kernels
     torch.manual_seed(config.seed)
-    transform = replace(transform_for(config.inputs, config.exposure), output=config.output_map)
-    net = UNet(UNetConfig(transform.channels, 3, config.width, config.residual)).to(device)
+    linear_kernels = config.kernel and config.kernel_space == "linear"
+    transform = replace(transform_for(config.inputs, config.exposure),
+                        output="linear" if linear_kernels else config.output_map,
+                        missing_aux="zeros" if config.aux_dropout > 0 else "error")
+    net = UNet(UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
+                          config.kernel, config.kernel_space)).to(device)
     # channels_last is faster for these convs on CUDA and on CPU (ANCHORS.md: 5.9 vs 9.6 s).
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)
@@ -493,7 +509,7 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     stop = min(stop_at or config.steps, config.steps)
     store = SceneStore(plan.train, transform, config.cache_mb, cache_dir=run / "cache")
     crop = crop_size(store, config.crop)
-    dataset = PairDataset(store, transform, crop, config.targets, config.seed)
+    dataset = PairDataset(store, transform, crop, config.targets, config.seed, config.aux_dropout)
     workers = config.loader_workers if config.loader_workers is not None else (4 if cuda else 0)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=StepBatches(start, stop, config.batch, rank, world),

@@ -5,7 +5,9 @@ Network input, (C, H, W) float32, C = 3 (colour), 6 (+ albedo) or 9 (+ albedo + 
 - colour: linear HDR, made finite (NaN -> 0, +Inf -> 65504, negatives -> 0), multiplied by
   the frame's exposure scale ``s``, then tonemapped with T(v) = (v / (1 + v))^(1/2.2), so
   the network sees values in [0, 1);
-- albedo and normal: as stored, made finite (NaN/Inf -> 0) and clipped to their ranges,
+- albedo and normal: as stored (normals encoded in [0, 1] are recognised and mapped back to
+  [-1, 1], ``signed_normals``), or zeros where the frame lacks them and the model was
+  trained for that (``missing_aux``), made finite (NaN/Inf -> 0) and clipped to their ranges,
   albedo [0, 1] and normal [-1, 1] (as OIDN does): renderers' albedo estimates of glossy and
   transmissive surfaces exceed 1 here and there (up to 139 seen in our farm's data), and an
   input far outside the training range makes the network output explode.
@@ -46,6 +48,7 @@ OUTPUT_MAPS = ("linear", "exp", "untonemap")
 INPUT_SETS = {"color": ("color",), "albedo": ("color", "albedo"),
               "full": ("color", "albedo", "normal")}
 EXPOSURE_RULES = ("auto", "none")
+MISSING_AUX = ("error", "zeros")
 KEY = 0.18
 BLOCK = 16
 MIN_BLOCK_LUMINANCE = 1e-6
@@ -62,6 +65,10 @@ class Transform:
     exposure: str = "auto"
     key: float = KEY
     output: str = "linear"
+    # What stands in for a missing albedo/normal buffer: "error" (the model never saw one
+    # missing), or "zeros" (it was trained with aux buffers dropped to zeros now and then,
+    # so it also denoises colour-only frames).
+    missing_aux: str = "error"
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUT_SETS.values():
@@ -70,6 +77,8 @@ class Transform:
             raise ValueError(f"output map must be one of {OUTPUT_MAPS}, got {self.output!r}")
         if self.exposure not in EXPOSURE_RULES:
             raise ValueError(f"exposure rule must be one of {EXPOSURE_RULES}, got {self.exposure!r}")
+        if self.missing_aux not in MISSING_AUX:
+            raise ValueError(f"missing_aux must be one of {MISSING_AUX}, got {self.missing_aux!r}")
 
     @property
     def channels(self) -> int:
@@ -90,12 +99,13 @@ class Transform:
             "output": OUTPUT_MEANING[self.output] +
                       " of the network's raw output z is linear HDR times s (divide by s)",
             "pad": {"multiple": PAD_MULTIPLE, "mode": "reflect"},
+            "missing_aux": self.missing_aux,
         }
 
     @classmethod
     def from_dict(cls, card: dict) -> "Transform":
         return cls(tuple(card["inputs"]), card.get("exposure", "auto"), float(card.get("key", KEY)),
-                   card.get("output_map", "linear"))
+                   card.get("output_map", "linear"), card.get("missing_aux", "error"))
 
 
 def transform_for(inputs: str, exposure: str = "auto") -> Transform:
@@ -145,9 +155,12 @@ def network_input(transform: Transform, color: np.ndarray, albedo: np.ndarray | 
     parts = [tonemap_input(color, scale)]
     for name, buffer, low in (("albedo", albedo, 0.0), ("normal", normal, -1.0)):
         if name in transform.inputs:
-            if buffer is None:
-                raise ValueError(f"this model needs the {name} buffer, which the frame lacks "
-                                 "(render it, or use a colour-only model)")
+            if buffer is None and transform.missing_aux == "zeros":
+                buffer = np.zeros_like(parts[0])
+            elif buffer is None:
+                raise ValueError(f"this model needs the {name} buffer, which the frame lacks or "
+                                 "was told to ignore (--no-aux): render it, or use a model "
+                                 "trained with --aux-dropout or a colour-only one")
             parts.append(np.clip(finite(buffer), low, 1.0))
     return np.ascontiguousarray(np.concatenate(parts, axis=-1).transpose(2, 0, 1))
 
@@ -157,10 +170,35 @@ def network_target(color: np.ndarray, scale: float) -> np.ndarray:
     return np.ascontiguousarray((finite(color) * np.float32(scale)).transpose(2, 0, 1))
 
 
-def frame_input(transform: Transform, frame) -> tuple[np.ndarray, float]:
-    """A whole Frame -> ((C, H, W) network input, exposure scale s)."""
+def signed_normals(normal: np.ndarray | None) -> np.ndarray | None:
+    """(H, W, 3) normals stored in [-1, 1] or encoded as 0.5 n + 0.5 in [0, 1] -> [-1, 1].
+
+    A buffer counts as encoded when nothing in it is negative and the decoded vectors 2v - 1
+    are closer to unit length than the stored ones (a floor's (0, 1, 0) stays as it is, the
+    encoded (0.5, 1, 0.5) becomes (0, 1, 0)). Zero vectors (background) are ignored.
+    """
+    if normal is None:
+        return None
+    values = finite(normal)
+    if values.size == 0 or values.min() < -1e-3:
+        return values
+    length = np.linalg.norm(values, axis=-1)
+    decoded = 2.0 * values - 1.0
+    covered = length > 1e-6
+    if not covered.any():
+        return values
+    stored_error = np.median(np.abs(length[covered] - 1.0))
+    decoded_error = np.median(np.abs(np.linalg.norm(decoded[covered], axis=-1) - 1.0))
+    return np.where(covered[..., None], decoded, 0.0).astype(np.float32) \
+        if decoded_error < stored_error else values
+
+
+def frame_input(transform: Transform, frame, use_aux: bool = True) -> tuple[np.ndarray, float]:
+    """A whole Frame -> ((C, H, W) network input, exposure scale s). ``use_aux=False``
+    ignores the frame's albedo and normal, as when they are missing."""
     scale = exposure_scale(frame.color, transform)
-    return network_input(transform, frame.color, frame.albedo, frame.normal, scale), scale
+    albedo, normal = (frame.albedo, signed_normals(frame.normal)) if use_aux else (None, None)
+    return network_input(transform, frame.color, albedo, normal, scale), scale
 
 
 EXP_MAX = 11.0  # exp(11) ~ 6e4 times the exposure key: beyond any half-float radiance

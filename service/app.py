@@ -162,8 +162,9 @@ def create_app(config: ServeConfig) -> FastAPI:
             state["phase"] = "denoise"
             marks.append(time.perf_counter())
             model, precision, nonfinite = _denoise_options(upload, options, models)
-            needs = tuple(r for r in ("albedo", "normal")
-                          if r in models.denoisers[model].transform.inputs)
+            transform = models.denoisers[model].transform
+            needs = tuple(r for r in ("albedo", "normal") if r in transform.inputs
+                          and transform.missing_aux == "error")
             inputs = await in_io(load_inputs, upload, config.max_pixels, nonfinite, needs)
             marks.append(time.perf_counter())
             job = state["job"] = queue.submit(ticket, model, inputs.frame)

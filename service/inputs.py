@@ -14,15 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from mcdenoise.exr import ExrError, channel_layout, read_frame
+from mcdenoise.exr import ExrError, channel_layout, output_format, read_frame
 from mcdenoise.frame import Frame
 from service.errors import ApiError
 from service.limits import FLOAT_TYPES, checked_header
 
 FILE_FIELDS = ("file", "color", "albedo", "normal")
 AUX_ROLES = ("albedo", "normal")
-# Compressions kept on output; a lossy input compression is not applied a second time.
-LOSSLESS = ("none", "rle", "zips", "zip", "piz")
 
 
 @dataclass
@@ -95,12 +93,7 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "reject",
                        "lacks: add them as layers of the EXR (albedo.R,G,B / N.X,Y,Z) or as the "
                        "form fields 'albedo' and 'normal'; or choose a colour-only model")
 
-    channels = headers[main]["channels"]
-    colour = original.names("color")
-    precision = "float" if any(channels.get(n) == "float" for n in colour) else "half"
-    compression = headers[main]["compression"]
-    return Inputs(frame, original, precision,
-                  compression if compression in LOSSLESS else "zip")
+    return Inputs(frame, original, *output_format(headers[main], original.names("color")))
 
 
 def read_exr(path: Path, label: str) -> Frame:

@@ -15,22 +15,15 @@ from service.config import ServeConfigError
 
 log = logging.getLogger("mcdenoise.service")
 
-DEFAULT_MODEL = Path("models") / "default.safetensors"  # inside the mcdenoise package
-
-
 def default_model_path() -> Path:
-    """The project's shipped default model, mcdenoise/models/default.safetensors.
+    """The project's shipped default model (ServeConfigError when it is not installed)."""
+    from mcdenoise.modelfile import ModelFileError
+    from mcdenoise.modelfile import default_model_path as shipped
 
-    Raises ServeConfigError, saying what to do instead, when it is not installed.
-    """
-    import mcdenoise
-
-    path = Path(mcdenoise.__file__).resolve().parent / DEFAULT_MODEL
-    if not path.is_file():
-        raise ServeConfigError(
-            f"no --model given and the default model is not installed ({path} is missing): "
-            "pass --model RUN/model.safetensors (train one with 'mcdenoise train')")
-    return path
+    try:
+        return shipped()
+    except ModelFileError as error:
+        raise ServeConfigError(str(error)) from None
 
 
 def model_specs(specs: list[str] | None) -> dict[str, Path]:

@@ -22,8 +22,12 @@ KEY = "test-key-6f1d0c2a9b"        # the key the keyed servers accept
 WRONG_KEY = "wrong-key-93e7b5a1c4"  # a key they do not
 
 
-def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0) -> Path:
-    """A real model file with random weights: the U-Net at ``width`` with a valid card."""
+def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0,
+               missing_aux: str = "error") -> Path:
+    """A real model file with random weights: the U-Net at ``width`` with a valid card;
+    ``missing_aux="zeros"`` marks it as one that copes without albedo and normal."""
+    from dataclasses import replace
+
     import torch
 
     from mcdenoise.model import UNetConfig, build
@@ -31,7 +35,7 @@ def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0)
     from mcdenoise.transform import transform_for
 
     torch.manual_seed(seed)
-    transform = transform_for(inputs)
+    transform = replace(transform_for(inputs), missing_aux=missing_aux)
     config = UNetConfig(in_channels=transform.channels, out_channels=3, width=width)
     save_model(path, build(config), {"architecture": config.to_dict(),
                                      "transform": transform.to_dict(),

@@ -50,6 +50,27 @@ def test_residual_unet_starts_as_the_identity_on_its_colour_and_survives_the_car
     assert UNetConfig.from_dict({"in_channels": 9, "out_channels": 3, "width": 16}).residual is False
 
 
+@pytest.mark.parametrize("space", ["tonemapped", "linear"])
+def test_kernel_prediction_averages_the_input_colour_and_never_leaves_its_range(space):
+    import torch.nn.functional as F
+
+    from mcdenoise.model import untonemap
+
+    x = torch.rand(1, 9, 32, 64) * 0.9
+    net = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space=space))
+    colour = x[:, :3] if space == "tonemapped" else untonemap(x[:, :3])
+    box = F.avg_pool2d(F.pad(colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert torch.allclose(net(x), box, atol=1e-5)  # zero last conv: equal weights, a box filter
+    torch.nn.init.normal_(net.out_c.weight, std=1.0)  # any kernels: a convex combination
+    out = net(x)
+    low = -F.max_pool2d(F.pad(-colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    high = F.max_pool2d(F.pad(colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert (out >= low - 1e-5).all() and (out <= high + 1e-5).all()
+    assert UNetConfig.from_dict(net.config.to_dict()) == net.config
+    with pytest.raises(ValueError, match="odd"):
+        UNet(UNetConfig(9, 3, 16, kernel=4))
+
+
 def test_pad_to_multiple_reflects_and_handles_tiny_images():
     x = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 1, 5, 7)
     padded, (h, w) = pad_to_multiple(x)

@@ -273,11 +273,11 @@ def test_key_comparison():
 
 
 def test_model_errors_at_startup(tmp_path, monkeypatch):
-    import service.models
+    import mcdenoise.modelfile
     from service.config import ServeConfigError
     from service.models import ModelSet, default_model_path, model_specs
 
-    monkeypatch.setattr(service.models, "DEFAULT_MODEL", Path("models/not-there.safetensors"))
+    monkeypatch.setattr(mcdenoise.modelfile, "DEFAULT_MODEL", tmp_path / "not-there.safetensors")
     with pytest.raises(ServeConfigError, match="--model"):
         default_model_path()
     with pytest.raises(ServeConfigError, match="no --model given"):
