@@ -44,10 +44,14 @@ chromium:
 		echo "note: chromium not installed (needs root and apt); the browser test will fail"; \
 	fi
 
+# The product's job in miniature: render a test-split scene at 64 spp and a reference through
+# the farm, denoise with the shipped model (and OIDN), write a side-by-side PNG and the PSNRs.
 demo: setup
-	$(BIN)/mcdenoise render interior:9000 -o $(DEMO)/interior_9000.exr --spp 64 --seed 1 \
-		--width 256 --height 256 --preview $(DEMO)/interior_9000.png
-	$(BIN)/mcdenoise scenes
+	$(BIN)/mcdenoise bench mc --scenes interior:9000 --spp 64 --reference-spp 2048 \
+		--chunk-spp 1024 --width 256 --speed-size 0 --data $(DEMO)/data --json $(DEMO)/demo.json
+	$(BIN)/mcdenoise denoise $(DEMO)/data/scenes/interior-9000/noisy_0.exr \
+		-o $(DEMO)/interior_9000_denoised.exr --overwrite
+	@echo "side by side: $(DEMO)/demo_sheet.png; PSNRs: $(DEMO)/demo.md"
 
 test: setup chromium
 	$(BIN)/python -m pytest -q

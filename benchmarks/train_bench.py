@@ -88,7 +88,8 @@ def compare(args: argparse.Namespace) -> dict:
     base = TrainConfig(spp=args.spp, data=args.data, steps=args.steps, width=args.width,
                        crop=args.crop, batch=args.batch, lr=args.lr, val_every=args.val_every,
                        val_images=args.val_images, ckpt_every=args.val_every,
-                       output_map=args.output_map, residual=args.residual, seed=args.seed,
+                       output_map=args.output_map, residual=args.residual, kernel=args.kernel,
+                       scenes=args.scenes, seed=args.seed,
                        preset=args.preset)
     result: dict = {"machine": machine(), "command": " ".join(["python", "benchmarks/train_bench.py"]
                                                              + sys.argv[1:]), "runs": {}}
@@ -189,6 +190,9 @@ def main() -> None:
     cp.add_argument("--val-images", type=int, default=16)
     cp.add_argument("--output-map", default="untonemap")
     cp.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True)
+    cp.add_argument("--kernel", type=int, default=5)
+    cp.add_argument("--scenes", help="training scenes (spec) of --data; all must have references "
+                    "(default: every training-split scene found)")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--json", type=Path, default=RESULTS / "train_compare.json")
     cp.add_argument("--plot", type=Path, default=RESULTS / "train_psnr_vs_steps.png")

@@ -339,12 +339,13 @@ def add_train_parser(commands) -> None:
                        help="add the tonemapped input colour to the output (the last conv starts "
                             "at zero, so training starts from the input, not from noise; "
                             "default on)")
-    train.add_argument("--kernel", type=int, default=0,
+    train.add_argument("--kernel", type=int, default=5,
                        help="predict per-pixel size x size filter kernels applied to the input "
-                            "colour instead of the colour itself (0: off, default)")
-    train.add_argument("--kernel-space", choices=("tonemapped", "linear"), default="tonemapped",
-                       help="average the tonemapped input colour, or the linear HDR colour "
-                            "(keeps energy; the output map is then linear) (default tonemapped)")
+                            "colour instead of the colour itself; 0: predict the colour "
+                            "(the paper's network) (default 5)")
+    train.add_argument("--kernel-space", choices=("tonemapped", "linear"), default="linear",
+                       help="average the linear HDR input colour (keeps energy; the output map "
+                            "is then linear) or the tonemapped one (default linear)")
     train.add_argument("--aux-dropout", type=float, default=0.15,
                        help="probability that a crop's albedo, and separately its normal, is "
                             "replaced by zeros, so the model also denoises frames without them "

@@ -107,7 +107,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         model.load_state_dict(load_file(os.fspath(path)), strict=True)
     except RuntimeError as error:
         raise ModelFileError(path, f"weights do not match the card's architecture ({error})") from None
-    return model.to(device).eval(), transform, card
+    return model.to(device).to(memory_format=torch.channels_last).eval(), transform, card
 
 
 def default_model_path() -> Path:

@@ -88,8 +88,8 @@ class TrainConfig:
     exposure: str = "auto"
     output_map: str = "untonemap"
     residual: bool = True
-    kernel: int = 0
-    kernel_space: str = "tonemapped"
+    kernel: int = 5
+    kernel_space: str = "linear"
     aux_dropout: float = 0.15
     val_every: int | None = None
     val_images: int | None = None
@@ -154,6 +154,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
          "--val-every and --ckpt-every must be >= 0, --log-every >= 1"),
         (filled.exposure in ("auto", "none"), "--exposure must be auto or none"),
         (0.0 <= filled.aux_dropout < 1.0, "--aux-dropout must be in [0, 1)"),
+        (filled.kernel == 0 or (filled.kernel >= 3 and filled.kernel % 2 == 1),
+         "--kernel must be 0 or an odd size of at least 3"),
         (filled.output_map in OUTPUT_MAPS, f"--output-map must be one of {', '.join(OUTPUT_MAPS)}"),
     ]
     for ok, message in checks:
