@@ -36,7 +36,9 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def models(workdir) -> dict[str, Path]:
     return {"tiny": make_model(workdir / "tiny.safetensors", "full"),
-            "tiny-color": make_model(workdir / "tiny-color.safetensors", "color", seed=1)}
+            "tiny-color": make_model(workdir / "tiny-color.safetensors", "color", seed=1),
+            "tiny-coping": make_model(workdir / "tiny-coping.safetensors", "full", seed=2,
+                                      missing_aux="zeros")}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,7 @@ def server(workdir, models):
     keys.write_text(f"# service keys\n\n  {KEY}  \nanother-key-not-used\n")
     log = workdir / "server.log"
     with server_process(["--model", str(models["tiny"]), "--model", str(models["tiny-color"]),
+                         "--model", str(models["tiny-coping"]),
                          "--api-key-file", str(keys), "--max-pixels", str(MAX_PIXELS),
                          "--max-upload-mb", str(MAX_UPLOAD_MB), "--queue", "4",
                          "--log-level", "debug"], log) as base_url:
@@ -92,11 +95,12 @@ def test_health_ready_models_docs(server, client):
     base_url, _ = server
     assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base_url}/readyz").json()
-    assert ready["status"] == "ready" and ready["models"] == ["tiny", "tiny-color"]
+    assert ready["status"] == "ready" and ready["models"] == ["tiny", "tiny-color", "tiny-coping"]
     models = client.get("/v1/models").json()
     assert models["default"] == "tiny"
     assert [(m["name"], m["inputs"]) for m in models["models"]] == [
-        ("tiny", ["color", "albedo", "normal"]), ("tiny-color", ["color"])]
+        ("tiny", ["color", "albedo", "normal"]), ("tiny-color", ["color"]),
+        ("tiny-coping", ["color", "albedo", "normal"])]
     schema = httpx.get(f"{base_url}/openapi.json").json()
     assert {"/v1/denoise", "/v1/models", "/metrics", "/healthz", "/readyz"} <= set(schema["paths"])
     assert httpx.get(f"{base_url}/docs").status_code == 200
@@ -139,8 +143,11 @@ def test_precision_float_and_colour_only_model(client, workdir):
                                                           "precision": "half"})
     path.write_bytes(response.content)
     assert read_header(path)["channels"]["R"] == "half"
-    # The default model needs albedo and normal, which this frame lacks.
+    # The default model needs albedo and normal, which this frame lacks; one trained with
+    # aux dropout denoises it from the colour alone.
     assert_error(denoise(client, {"file": ("f.exr", data)}), 422, "missing_aux", "albedo")
+    response = denoise(client, {"file": ("f.exr", data)}, {"model": "tiny-coping"})
+    assert response.status_code == 200, response.text
 
 
 def test_separate_colour_albedo_normal_files(client, workdir):
