@@ -126,3 +126,22 @@ def window_power(room: Room, light: Daylight) -> float:
         factor = 0.75 * (0.35 if o.blinds else 1.0) * (0.85 if o.glass else 1.0)
         total += o.area * e * factor
     return total
+
+
+def light_through_main_wall(a: Assembly, rng: np.random.Generator, room: Room, main: int,
+                            mood: str, spread: float, p_facing: float,
+                            sun_elevation: tuple[float, float]) -> float:
+    """Sky, sun and ground for a room whose windows are in wall ``main``: the sun's azimuth is
+    within ``spread`` degrees of facing that wall with probability ``p_facing`` (else any), its
+    elevation in ``sun_elevation`` degrees for a sunny mood. Sets ``a.powers["sky"]``; returns
+    the sun's elevation in degrees."""
+    n_out = -g.SIDE_NORMALS[main]
+    base_az = np.degrees(np.arctan2(n_out[2], n_out[0]))
+    az = base_az + rng.uniform(-spread, spread) if rng.random() < p_facing else rng.uniform(0, 360)
+    elev = rng.uniform(*sun_elevation) if mood == "sun" else rng.uniform(-4, 6) if mood == "dusk" else rng.uniform(20, 60)
+    ground = outdoors(a, rng, room)
+    light = daylight(a, rng, "night" if mood == "panel" else mood, tx.direction(elev, az), ground)
+    a.powers["sky"] = window_power(room, light)
+    if mood == "panel":
+        window_panels(a, rng, room)
+    return float(elev)

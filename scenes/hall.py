@@ -69,15 +69,8 @@ def generate(rng: np.random.Generator):
         _mezzanine(a, rng, room, pal, eye)
 
     # --- sky, sun and lamps
-    n_out = -g.SIDE_NORMALS[main]
-    base_az = np.degrees(np.arctan2(n_out[2], n_out[0]))
-    az = base_az + rng.uniform(-55, 55) if rng.random() < 0.8 else rng.uniform(0, 360)
-    elev = rng.uniform(15, 60) if mood == "sun" else rng.uniform(-4, 6) if mood == "dusk" else rng.uniform(20, 60)
-    ground = daylight.outdoors(a, rng, room)
-    light = daylight.daylight(a, rng, "night" if mood == "panel" else mood, tx.direction(elev, az), ground)
-    a.powers["sky"] = daylight.window_power(room, light)
-    if mood == "panel":
-        daylight.window_panels(a, rng, room)
+    daylight.light_through_main_wall(a, rng, room, main, mood, spread=55, p_facing=0.8,
+                                     sun_elevation=(15, 60))
     lamp_color = tx.blackbody_tint(rng.uniform(2800, 5000))
     lamps_on = mood in ("dusk", "night") or rng.random() < 0.35
     fixture = str(rng.choice(["strips", "disk", "panel", "pendant"], p=[0.4, 0.3, 0.15, 0.15]))

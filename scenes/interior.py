@@ -69,15 +69,8 @@ def generate(rng: np.random.Generator):
         rooms.door(a, rng, room, pal)
 
     # --- sky and sun: the sun comes in through the main wall most of the time
-    n_out = -g.SIDE_NORMALS[main]
-    base_az = np.degrees(np.arctan2(n_out[2], n_out[0]))
-    az = base_az + rng.uniform(-50, 50) if rng.random() < 0.85 else rng.uniform(0, 360)
-    elev = rng.uniform(12, 55) if mood == "sun" else rng.uniform(-4, 6) if mood == "dusk" else rng.uniform(20, 60)
-    ground = daylight.outdoors(a, rng, room)
-    light = daylight.daylight(a, rng, "night" if mood == "panel" else mood, tx.direction(elev, az), ground)
-    a.powers["sky"] = daylight.window_power(room, light)
-    if mood == "panel":
-        daylight.window_panels(a, rng, room)
+    elev = daylight.light_through_main_wall(a, rng, room, main, mood, spread=50, p_facing=0.85,
+                                            sun_elevation=(12, 55))
 
     # --- camera first, so furniture keeps clear of it
     eye, look = _camera_pose(rng, room, main)
