@@ -351,7 +351,8 @@ class RunLog:
 
     TRAIN = ["step", "loss", "lr", "grad_norm", "skipped", "steps_per_s", "crops_per_s", "elapsed_s"]
     VAL = ["step", "psnr_input", "psnr_output", "relmse_input", "relmse_output",
-           "ratio_r", "ratio_g", "ratio_b", "tm_ratio_r", "tm_ratio_g", "tm_ratio_b", "scenes",
+           "ratio_r", "ratio_g", "ratio_b", "tm_ratio_r", "tm_ratio_g", "tm_ratio_b",
+           "psnr_output_no_aux", "scenes",
            "elapsed_s"]
 
     def __init__(self, run: Path, start: int):
