@@ -156,3 +156,27 @@ def test_empty_frame_and_many_frames_on_ray_workers(tmp_path, models):
                   tmp_path / "black.exr")
     assert main(["denoise", str(black), "-o", str(tmp_path / "black-out.exr"), *args]) == 0
     assert np.isfinite(read_frame(tmp_path / "black-out.exr").color).all()
+
+
+def test_shipped_model_denoises_a_third_party_scene_without_model_flag(tmp_path):
+    """A frame rendered from a Mitsuba scene file we did not write, denoised with no --model:
+    the shipped model is found, its card is complete, and the result keeps the frame's
+    brightness and colour (no cast) while removing noise."""
+    from conftest import SCENES
+
+    from mcdenoise.metrics import channel_ratio, psnr
+    from mcdenoise.modelfile import default_model_path, read_card
+
+    card = read_card(default_model_path())
+    assert card["command"].startswith("mcdenoise train") and card["training"]["targets"] == "noisy"
+    assert card["validation"]["psnr_denoised_db"] > card["validation"]["psnr_noisy_db"]
+    scene = SCENES / "mi_bsdf_spheres_envmap" / "tests" / "scenes" / "bsdf_spheres" / "test_envmap_path.xml"
+    for spp, name in ((16, "noisy.exr"), (512, "reference.exr")):
+        assert main(["render", str(scene), "-o", str(tmp_path / name), "--spp", str(spp),
+                     "--seed", "3", "--width", "96"]) == 0
+    out = tmp_path / "denoised.exr"
+    assert main(["denoise", str(tmp_path / "noisy.exr"), "-o", str(out)]) == 0
+    noisy, clean = read_frame(tmp_path / "noisy.exr").color, read_frame(out).color
+    reference = read_frame(tmp_path / "reference.exr").color
+    assert np.all(np.abs(channel_ratio(clean, noisy, tonemapped=True) - 1) < 0.05)
+    assert psnr(clean, reference) > psnr(noisy, reference)
