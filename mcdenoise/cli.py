@@ -250,7 +250,7 @@ def add_denoise_parser(commands) -> None:
     denoise.add_argument("--precision", choices=("auto", "half", "float"), default="auto",
                          help="output pixel type; auto: as the input's colour (default auto)")
     denoise.add_argument("--tile", type=int, default=512,
-                         help="tile size in pixels; bounds memory (default 512)")
+                         help="largest tile side in pixels; bounds memory (default 512)")
     denoise.add_argument("--overlap", type=int, default=96,
                          help="overlap of neighbouring tiles in pixels (default 96)")
     denoise.add_argument("--workers", type=int, default=0,

@@ -12,17 +12,29 @@ from typing import Callable
 import torch
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets along one axis: tiles of ``tile`` pixels covering [0, length), each
-    overlapping the next by at least ``overlap`` pixels (the last one flush with the end)."""
+def tile_size(length: int, tile: int, overlap: int, multiple: int = 32) -> int:
+    """The tile length along one axis: the fewest tiles of at most ``tile`` pixels that cover
+    ``length`` with ``overlap``, made equal (rounded up to ``multiple``, the network's pad
+    unit), so no tile is mostly overlap: 1080 pixels with tile 1024 are two tiles of 608, not
+    two of 1024."""
     if length <= tile:
-        return [0]
+        return length
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be in [0, tile), got {overlap} for tile {tile}")
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return starts
+    count = -(-(length - overlap) // (tile - overlap))
+    size = -(-(length + (count - 1) * overlap) // count)
+    return min(tile, -(-size // multiple) * multiple)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets along one axis of tiles of ``tile_size`` pixels covering [0, length),
+    evenly spaced, each overlapping the next by at least ``overlap`` pixels (the last one
+    flush with the end)."""
+    size = tile_size(length, tile, overlap)
+    if length <= size:
+        return [0]
+    count = -(-(length - overlap) // (size - overlap))
+    return [(k * (length - size)) // (count - 1) for k in range(count)]
 
 
 def _ramp(size: int, overlap_before: int, overlap_after: int) -> torch.Tensor:
@@ -56,7 +68,7 @@ def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, out_c
         return fn(x).float()
     out = torch.zeros((1, out_channels, height, width), device=x.device)
     total = torch.zeros((1, 1, height, width), device=x.device)
-    th, tw = min(tile, height), min(tile, width)
+    th, tw = tile_size(height, tile, overlap), tile_size(width, tile, overlap)
     for i, y in enumerate(ys):
         for j, x0 in enumerate(xs):
             result = fn(x[:, :, y:y + th, x0:x0 + tw]).float()

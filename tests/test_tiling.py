@@ -5,17 +5,26 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mcdenoise.tiling import run_tiled, tile_starts
+from mcdenoise.tiling import run_tiled, tile_size, tile_starts
 
 
-@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 8), (512, 256, 64), (257, 128, 32), (64, 64, 16)])
+@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 8), (512, 256, 64), (257, 128, 32),
+                                                 (64, 64, 16), (1080, 1024, 96), (3840, 512, 96)])
 def test_tiles_cover_and_overlap(length, tile, overlap):
-    starts = tile_starts(length, tile, overlap)
+    starts, size = tile_starts(length, tile, overlap), tile_size(length, tile, overlap)
+    assert size <= tile
     covered = torch.zeros(length, dtype=torch.bool)
     for start in starts:
-        covered[start:start + tile] = True
-    assert covered.all() and starts[0] == 0 and starts[-1] + min(tile, length) == length
-    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+        covered[start:start + size] = True
+    assert covered.all() and starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))
+    # Balanced: no more tiles than fixed-size tiles would need, and no larger.
+    assert len(starts) <= max(1, -(-(length - overlap) // (tile - overlap)))
+
+
+def test_balanced_tiles_waste_little():
+    assert tile_size(1080, 1024, 96) == 608 and tile_starts(1080, 1024, 96) == [0, 472]
+    assert tile_size(1920, 1024, 96) == 1024 and len(tile_starts(1920, 1024, 96)) == 2
 
 
 def test_local_filter_tiled_equals_whole():
