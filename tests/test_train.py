@@ -49,7 +49,8 @@ def test_train_from_nothing_writes_a_model_that_loads_alone(first_run, capsys):
     assert len(scan(data)) == 3
     card = read_card(first_run / MODEL_FILE)
     assert card["architecture"] == {"name": "n2n-unet", "in_channels": 9, "out_channels": 3,
-                                    "width": 16, "parameters": card["architecture"]["parameters"]}
+                                    "width": 16, "residual": True,
+                                    "parameters": card["architecture"]["parameters"]}
     assert card["transform"]["inputs"] == ["color", "albedo", "normal"]
     assert card["transform"]["exposure"] == "auto"
     assert card["training"]["steps"] == 4 and card["training"]["targets"] == "noisy"
