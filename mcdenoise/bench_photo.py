@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mcdenoise.model import UNet
 
 TEST_SEED = 2018  # test noise is fixed by (this, set, image name): the same for every run
-VAL_CROP = 256  # validation during training: centre crops of the first images of the first set
+VAL_CROP = 256  # validation during training: centre crops of the last images of the first set
 VAL_FIELDS = ["step", "psnr_input", "psnr_output", "images", "elapsed_s"]
 SET_TITLES = {"kodak24": "Kodak", "bsd300": "BSD300", "set14": "Set14"}
 
@@ -233,8 +233,9 @@ def load_tests(config: PhotoBenchConfig) -> dict[str, list[TestImage]]:
 
 
 def load_validation(config: PhotoBenchConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """[(clean uint8, noisy float32)] centre crops of the first images of the first test set,
-    with noise seeded apart from the test noise. They only draw the training curves."""
+    """[(clean uint8, noisy float32)] centre crops of the last images of the first test set,
+    with noise seeded apart from the test noise. They only draw the training curves (no model
+    is selected by them); with --test-limit they are not among the test images."""
     from mcdenoise import noise as noises
     from mcdenoise.photos import load_test_set, test_noise_rng, to_float
 
@@ -244,7 +245,7 @@ def load_validation(config: PhotoBenchConfig) -> list[tuple[np.ndarray, np.ndarr
     first = split_list(config.test_sets)[0]
     crop = min(VAL_CROP, config.test_crop or VAL_CROP)
     pairs = []
-    for stem, clean in load_test_set(config.data_root, first, config.val_images, crop):
+    for stem, clean in load_test_set(config.data_root, first, crop=crop)[-config.val_images:]:
         noisy, _ = model.apply(to_float(clean), model.test_value,
                                test_noise_rng(TEST_SEED + 1, first, stem))
         pairs.append((clean, noisy))
@@ -729,8 +730,8 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
     curves_figure(curves, {n: [(h["step"], h["psnr_output"]) for h in v["val"]]
                            for n, v in result_variants.items()},
                   ("noisy input", first_val[0]["psnr_input"]) if first_val else None,
-                  f"validation PSNR, {config.noise} noise ({len(val_pairs)} centre crops of "
-                  f"{split_list(config.test_sets)[0]})")
+                  f"validation PSNR, {config.noise} noise ({len(val_pairs)} centre crops of the "
+                  f"last images of {split_list(config.test_sets)[0]})")
     _write_atomic(json_path, json.dumps(result, indent=1) + "\n")
     _write_atomic(report, report_markdown(result, crops, curves))
     print(f"wrote {json_path}, {report}, {crops.name}, {curves.name}")

@@ -250,7 +250,8 @@ def add_bench_photo_parser(benchmarks) -> None:
                        help="train on the first N images only " + preset("train_limit"))
     photo.add_argument("--val-every", type=int, help="validate every N steps " + preset("val_every"))
     photo.add_argument("--val-images", type=int,
-                       help="validation images (centre crops of the first test set) " + preset("val_images"))
+                       help="validation images: centre crops of the last images of the first "
+                            "test set " + preset("val_images"))
     photo.add_argument("--ckpt-every", type=int, help="checkpoint every N steps " + preset("ckpt_every"))
     photo.add_argument("--work", type=Path, metavar="DIR",
                        help="training runs and baseline cache (default runs/photo/NOISE)")
