@@ -69,6 +69,10 @@ def impulse(clean: np.ndarray, p: float, rng: np.random.Generator) -> Corrupted:
 
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# Text height in pixels, the same for training crops and test images (a text size relative to
+# the image would make test text far larger than anything seen in training); at most half of
+# the image's shorter side, so that small crops still show whole letters.
+TEXT_SIZES = (8, 24)
 _FONTS: dict[int, object] = {}
 
 
@@ -89,18 +93,19 @@ def text_mask(shape: tuple[int, int], p: float, rng: np.random.Generator,
     """Random strings drawn until they cover a fraction ``p`` of an (H, W) image.
 
     Returns (covered (H, W) bool, colours (H, W, 3) float32): each string has a random length
-    (1-12 characters), position, height (from 1/16 to 1/3 of the image's shorter side, at
-    least 6 pixels) and uniformly random colour; later strings are drawn over earlier ones."""
+    (1-12 characters), position, height (TEXT_SIZES pixels, at most half the shorter side)
+    and uniformly random colour; later strings are drawn over earlier ones."""
     from PIL import Image, ImageDraw
 
     h, w = shape
     covered = np.zeros((h, w), bool)
     colours = np.zeros((h, w, 3), np.float32)
-    side = min(h, w)
+    largest = max(4, min(TEXT_SIZES[1], min(h, w) // 2))
+    smallest = min(TEXT_SIZES[0], largest)
     for _ in range(max_strings):
         if covered.mean() >= p:
             break
-        size = int(rng.integers(max(6, side // 16), max(7, side // 3) + 1))
+        size = int(rng.integers(smallest, largest + 1))
         string = "".join(rng.choice(list(_ALPHABET), int(rng.integers(1, 13))))
         stencil = Image.new("L", (w, h), 0)
         # Start anywhere, even partly outside: text is cut by the image border as in photos.
