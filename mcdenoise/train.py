@@ -25,6 +25,9 @@ node sees (as for the farm).
 
 Data order and crops are a function of (seed, step) (dataset.py), so ``--resume`` continues
 exactly where a run stopped: k steps in one go equal k/2 + k/2 with a resume, bit for bit.
+
+The loop, fit(), trains a Task: the data, the output map, the validation and the model file.
+render_task() is the one above; `mcdenoise bench photo` (bench_photo.py) brings its own.
 """
 from __future__ import annotations
 
