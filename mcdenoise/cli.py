@@ -179,12 +179,98 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_bench_parser(commands) -> None:
-    """`mcdenoise bench KIND`: one subcommand per benchmark, each with --json FILE."""
-    bench = commands.add_parser("bench", help="benchmarks: 'bench mc' (renders, against OIDN "
-                                "and references)", description="Offline benchmarks.")
-    kinds = bench.add_subparsers(dest="bench", required=True, metavar="KIND")
-    add_bench_mc_parser(kinds)
+def add_bench_parser(commands) -> argparse._SubParsersAction:
+    """The `bench` group; returns its subparsers so other benchmarks can add theirs."""
+    bench = commands.add_parser(
+        "bench", help="benchmarks: 'bench mc' (renders, against OIDN and references), "
+                 "'bench photo' (the paper's photographic experiments)",
+        description="Benchmarks that train, test and write a report (JSON + Markdown + figures).")
+    benchmarks = bench.add_subparsers(metavar="BENCHMARK", required=True)  # no dest: main()
+    add_bench_mc_parser(benchmarks)                                          # sees config/run
+    add_bench_photo_parser(benchmarks)
+    return benchmarks
+
+
+def add_bench_photo_parser(benchmarks) -> None:
+    from mcdenoise.bench_photo import PRESETS, PhotoBenchConfig, run_photo_bench
+    from mcdenoise.noise import MODELS
+
+    quick, small, paper = PRESETS["quick"], PRESETS["small"], PRESETS["paper"]
+
+    def preset(key: str) -> str:
+        return f"(default: preset; quick {quick[key]}, small {small[key]}, paper {paper[key]})"
+
+    noises = "; ".join(f"{m.name}: {m.parameter} in [{m.train_range[0]:g}, {m.train_range[1]:g}], "
+                       f"{m.test_value:g} at test, loss {m.loss}" for m in MODELS.values())
+    photo = benchmarks.add_parser(
+        "photo", help="the paper's photographic experiments (Table 1, Figures 3 and 4)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Train the U-Net on photographs with synthetic noise, with noisy (Noise2Noise) "
+            "and/or clean targets, through the same trainer as the renders; test on Kodak, "
+            "BSD300 and Set14 with fixed, seeded test noise; compare with the noisy input, "
+            "BM3D (Gaussian) and Anscombe + BM3D (Poisson) when the optional bm3d package is "
+            "installed, and with the paper's numbers. Writes FILE (--json), FILE.md (report), "
+            "FILE_crops.png and FILE_curves.png; runs live in --work and are reused or resumed.",
+            88) + "\n\nnoise models: " + textwrap.fill(noises, 88, subsequent_indent="  "),
+        epilog="presets:\n"
+               "  quick  a few steps on 32x32 crops of 8 images, 64x64 test crops: proves the wiring\n"
+               f"  small  {small['steps']} steps of batch {small['batch']} x 32x32 crops, width "
+               f"{small['width']} (the student report's scale): about an hour on one CPU core\n"
+               f"  paper  {paper['steps']} steps of batch {paper['batch']} x 256x256, width 48, "
+               "lr 3e-4: for a GPU\n"
+               "loss studies: --noise text --losses l2,l1; --noise impulse --losses l2,l1,l0")
+    photo.add_argument("--noise", required=True, choices=tuple(MODELS), help="noise model")
+    photo.add_argument("--json", type=Path, required=True, metavar="FILE",
+                       help="results JSON; the report and figures go beside it")
+    photo.add_argument("--targets", default="noisy", metavar="LIST",
+                       help="noisy, clean or noisy,clean: one training run each (default noisy)")
+    photo.add_argument("--losses", metavar="LIST",
+                       help="training losses, e.g. l2,l1,l0 (default: the paper's for the noise: "
+                            "l2, masked_l2 for bernoulli, l1 for text, annealed l0 for impulse)")
+    photo.add_argument("--data-root", type=Path, metavar="DIR",
+                       help="folder with kodak24/, bsd300_test/, set14/, train/ (default: "
+                            "$MCDENOISE_IMAGES)")
+    photo.add_argument("--train-dir", type=Path, metavar="DIR",
+                       help="training images (default DIR/train/cbsd432; images named in "
+                            "train/cbsd432_overlap_with_bsd300_test.txt or in a test set are left out)")
+    photo.add_argument("--test-sets", default="kodak24,bsd300,set14", metavar="LIST",
+                       help="test sets (default kodak24,bsd300,set14)")
+    photo.add_argument("--preset", choices=tuple(PRESETS), default="small",
+                       help="defaults for the flags marked 'preset' (default small)")
+    for name in PRESETS:
+        photo.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
+                           help=f"--preset {name}")
+    photo.add_argument("--steps", type=int, help="training steps per run " + preset("steps"))
+    photo.add_argument("--crop", type=int, help="training crop side " + preset("crop"))
+    photo.add_argument("--batch", type=int, help="crops per step " + preset("batch"))
+    photo.add_argument("--width", type=int, choices=(48, 32, 16), help="U-Net width " + preset("width"))
+    photo.add_argument("--lr", type=float, help="Adam learning rate " + preset("lr"))
+    photo.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                       help="add the input to the network's output " + preset("residual"))
+    photo.add_argument("--noise-range", metavar="LOW,HIGH",
+                       help="training range of the noise parameter (default: the paper's)")
+    photo.add_argument("--test-limit", type=int, metavar="N",
+                       help="test on the first N images of each set by name " + preset("test_limit"))
+    photo.add_argument("--test-crop", type=int, metavar="PX",
+                       help="test on centre crops of this side " + preset("test_crop"))
+    photo.add_argument("--train-limit", type=int, metavar="N",
+                       help="train on the first N images only " + preset("train_limit"))
+    photo.add_argument("--val-every", type=int, help="validate every N steps " + preset("val_every"))
+    photo.add_argument("--val-images", type=int,
+                       help="validation images: centre crops of the last images of the first "
+                            "test set " + preset("val_images"))
+    photo.add_argument("--ckpt-every", type=int, help="checkpoint every N steps " + preset("ckpt_every"))
+    photo.add_argument("--work", type=Path, metavar="DIR",
+                       help="training runs and baseline cache (default runs/photo/NOISE)")
+    photo.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                       help="run BM3D / Anscombe + BM3D where they apply and bm3d is installed "
+                            "(default on)")
+    photo.add_argument("--resume", action="store_true", help="continue unfinished runs in --work")
+    photo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="auto: CUDA when available (default auto)")
+    photo.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    photo.set_defaults(config=PhotoBenchConfig, run=run_photo_bench)
 
 
 def add_bench_mc_parser(kinds) -> None:
@@ -425,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args = vars(build_parser().parse_args(argv))
     args.pop("command")
-    args.pop("bench", None)
     config_type, run = args.pop("config"), args.pop("run")
     try:
         return run(config_type(**args))

@@ -25,6 +25,9 @@ node sees (as for the farm).
 
 Data order and crops are a function of (seed, step) (dataset.py), so ``--resume`` continues
 exactly where a run stopped: k steps in one go equal k/2 + k/2 with a resume, bit for bit.
+
+The loop, fit(), trains a Task: the data, the output map, the validation and the model file.
+render_task() is the one above; `mcdenoise bench photo` (bench_photo.py) brings its own.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ import uuid
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     import torch
 
     from mcdenoise.dataset import SceneFiles
-    from mcdenoise.model import UNet
+    from mcdenoise.model import UNet, UNetConfig
     from mcdenoise.transform import Transform
 
 CHECKPOINT = "checkpoint.pt"
@@ -355,9 +358,10 @@ class RunLog:
            "psnr_output_no_aux", "scenes",
            "elapsed_s"]
 
-    def __init__(self, run: Path, start: int):
+    def __init__(self, run: Path, start: int, val_fields: list[str] | None = None):
         self.run = run
-        for name, header in (("train.csv", self.TRAIN), ("val.csv", self.VAL)):
+        self.val = list(val_fields or self.VAL)
+        for name, header in (("train.csv", self.TRAIN), ("val.csv", self.val)):
             _truncate_csv(run / name, header, start)
         self.tb = None
         try:
@@ -368,7 +372,7 @@ class RunLog:
             warnings.warn("tensorboard is not installed: scalars go to CSV only")
 
     def write(self, name: str, row: dict[str, Any]) -> None:
-        header = self.TRAIN if name == "train" else self.VAL
+        header = self.TRAIN if name == "train" else self.val
         with open(self.run / f"{name}.csv", "a", newline="") as handle:
             csv.DictWriter(handle, header).writerow({k: row.get(k) for k in header})
         if self.tb is not None:
@@ -460,9 +464,73 @@ def pick_device(config: TrainConfig) -> "torch.device":
     return torch.device("cpu")
 
 
-def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0, world: int = 1,
-        stop_at: int | None = None, command: str = "") -> dict[str, Any]:
-    """Train from scratch or from RUN's checkpoint up to ``stop_at`` (default: config.steps).
+@dataclass
+class Task:
+    """What fit() trains on and how it scores it: the part that differs between the renders
+    and the photographic benchmark (bench_photo.py). fit() owns everything else: the
+    optimiser, the schedule, the step order, non-finite skipping, logs, checkpoints, resume.
+
+    ``dataset`` is map-style and indexed by the global sample number (StepBatches), each item
+    {"input": (C_in, H, W), "target": (C_out, H, W)[, "mask": (1, H, W)]} float32, and a
+    function of (seed, index) alone so that resuming is exact. ``decode`` maps the network's
+    raw (N, C_out, H, W) output to the space of the target and the loss. ``validate(net, step)``
+    (rank 0, None: no validation) returns scalars for val.csv with keys ``val_fields``;
+    ``describe(step, scores)`` is its one-line summary. ``finish(net, summary, history)`` writes
+    the model file at the last step and returns its path.
+    """
+    net: UNetConfig
+    dataset: Any
+    decode: Callable[[torch.Tensor], torch.Tensor]
+    validate: Callable[[UNet, int], dict[str, Any]] | None
+    val_fields: list[str]
+    describe: Callable[[int, dict[str, Any]], str]
+    finish: Callable[[UNet, dict[str, Any], list[dict]], str]
+    about: str  # the start-of-run line's words on the data, e.g. "on 32 scenes, ..."
+
+
+def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead: bool = True,
+                world: int = 1, command: str = "") -> Task:
+    """The Monte Carlo task: crops of rendered pairs (dataset.py), L_HDR space through the
+    output map, validation on whole frames against references, the EXR denoiser's model file."""
+    from functools import partial
+
+    from mcdenoise.dataset import PairDataset, SceneStore, crop_size, validation_items
+    from mcdenoise.model import UNetConfig
+    from mcdenoise.modelfile import save_model
+    from mcdenoise.transform import decode_output, transform_for
+
+    run = Path(config.output)
+    linear_kernels = config.kernel and config.kernel_space == "linear"
+    transform = replace(transform_for(config.inputs, config.exposure),
+                        output="linear" if linear_kernels else config.output_map,
+                        missing_aux="zeros" if config.aux_dropout > 0 else "error")
+    store = SceneStore(plan.train, transform, config.cache_mb, cache_dir=run / "cache")
+    crop = crop_size(store, config.crop)
+    dataset = PairDataset(store, transform, crop, config.targets, config.seed, config.aux_dropout)
+    val_items = validation_items(plan.val, config.val_images) if lead else []
+
+    def run_validation(net: UNet, step: int) -> dict[str, Any]:
+        return validate(net, transform, val_items, device, run / "val" / f"step_{step:06d}.png")
+
+    def finish(net: UNet, summary: dict[str, Any], history: list[dict]) -> str:
+        path = run / MODEL_FILE
+        save_model(path, net, make_card(config, plan, net, transform, summary, history, world,
+                                        device, crop, command))
+        return str(path)
+
+    network = UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
+                         config.kernel, config.kernel_space)
+    return Task(network, dataset,
+                partial(decode_output, transform), run_validation if val_items else None,
+                RunLog.VAL, describe_validation, finish,
+                f"on {len(store)} scenes, {config.targets} targets, {crop}x{crop} crops")
+
+
+def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, world: int = 1,
+        stop_at: int | None = None) -> dict[str, Any]:
+    """Train ``task`` from scratch or from RUN's checkpoint up to ``stop_at`` (default:
+    config.steps). Of the config, fit uses the run directory, the optimisation fields (steps,
+    batch, lr, rampdown, grad_clip, loss, seed) and the logging/checkpoint cadence.
 
     Every rank runs this; with world > 1 the process group must exist (Ray Train makes it).
     Rank 0 validates, logs, checkpoints and, at the last step, writes the model file.
@@ -471,9 +539,8 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     import torch
 
     from mcdenoise import loss as losses
-    from mcdenoise.dataset import PairDataset, SceneStore, StepBatches, crop_size, validation_items
-    from mcdenoise.model import UNet, UNetConfig, parameter_count
-    from mcdenoise.transform import decode_output, transform_for
+    from mcdenoise.dataset import StepBatches
+    from mcdenoise.model import UNet, parameter_count
 
     distributed = world > 1
     run = Path(config.output)
@@ -483,12 +550,7 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its kernels
     torch.manual_seed(config.seed)
-    linear_kernels = config.kernel and config.kernel_space == "linear"
-    transform = replace(transform_for(config.inputs, config.exposure),
-                        output="linear" if linear_kernels else config.output_map,
-                        missing_aux="zeros" if config.aux_dropout > 0 else "error")
-    net = UNet(UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
-                          config.kernel, config.kernel_space)).to(device)
+    net = UNet(task.net).to(device)
     # channels_last is faster for these convs on CUDA and on CPU (ANCHORS.md: 5.9 vs 9.6 s).
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)
@@ -510,16 +572,13 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
 
     stop = min(stop_at or config.steps, config.steps)
-    store = SceneStore(plan.train, transform, config.cache_mb, cache_dir=run / "cache")
-    crop = crop_size(store, config.crop)
-    dataset = PairDataset(store, transform, crop, config.targets, config.seed, config.aux_dropout)
     workers = config.loader_workers if config.loader_workers is not None else (4 if cuda else 0)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=StepBatches(start, stop, config.batch, rank, world),
+        task.dataset, batch_sampler=StepBatches(start, stop, config.batch, rank, world),
         num_workers=workers, pin_memory=cuda, persistent_workers=False)
     loss_fn = losses.get(config.loss)
-    val_items = validation_items(plan.val, config.val_images) if lead else []
-    log = RunLog(run, start) if lead else None
+    validating = lead and task.validate is not None
+    log = RunLog(run, start, task.val_fields) if lead else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
     def save(step: int) -> None:
@@ -530,18 +589,18 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
             "history": json.dumps(history), "config": config_dict(config), "rng": rng})
 
     def run_validation(step: int) -> None:
-        result = validate(net, transform, val_items, device, run / "val" / f"step_{step:06d}.png")
+        result = task.validate(net, step)
         result["step"] = step
         result["elapsed_s"] = round(elapsed + time.perf_counter() - began, 2)
         history.append(result)
         log.write("val", result)
-        message = describe_validation(step, result)
+        message = task.describe(step, result)
         bar.write(message) if bar is not None else print(message, flush=True)
 
     if lead:
-        print(f"training {config.width}-wide U-Net ({parameter_count(net) / 1e6:.2f} M parameters, "
-              f"{transform.channels} input channels) on {len(store)} scenes, {config.targets} targets, "
-              f"{crop}x{crop} crops, batch {config.batch} x {world} worker(s), {device}, "
+        print(f"training {task.net.width}-wide U-Net ({parameter_count(net) / 1e6:.2f} M parameters, "
+              f"{task.net.in_channels} input channels) {task.about}, "
+              f"batch {config.batch} x {world} worker(s), {device}, "
               f"steps {start} -> {stop} of {config.steps}", flush=True)
     began = time.perf_counter()
     bar = None
@@ -550,7 +609,7 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
 
         bar = tqdm(total=config.steps, initial=start, unit="step", desc="train", disable=None,
                    dynamic_ncols=True)
-        if start == 0 and val_items and config.val_every:
+        if start == 0 and validating and config.val_every:
             run_validation(0)  # the untrained network: the first point of the PSNR curve
     window_loss, window_count, window_start, grad_norm = 0.0, 0, time.perf_counter(), float("nan")
     completed = start
@@ -561,9 +620,10 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
                 group["lr"] = lr
             x = batch["input"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = batch["target"].to(device, non_blocking=True)
+            mask = batch["mask"].to(device, non_blocking=True) if "mask" in batch else None
             with autocast:
-                out = decode_output(transform, model(x))
-            loss = loss_fn(out, y, progress=step / config.steps)
+                out = task.decode(model(x))
+            loss = loss_fn(out, y, progress=step / config.steps, mask=mask)
             finite = torch.isfinite(loss.detach()).float()
             if distributed:  # every rank must skip together, or DDP's all-reduce deadlocks
                 torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
@@ -598,7 +658,7 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
                                     "elapsed_s": round(elapsed + now - began, 2)})
                 bar.set_postfix(loss=f"{mean:.4g}", lr=f"{lr:.2g}", skipped=skipped, refresh=False)
                 window_loss, window_count, window_start = 0.0, 0, now
-            if val_items and config.val_every and (done % config.val_every == 0 or done == config.steps):
+            if validating and config.val_every and (done % config.val_every == 0 or done == config.steps):
                 run_validation(done)
             if (config.ckpt_every and done % config.ckpt_every == 0) or done == stop:
                 save(done)
@@ -620,15 +680,10 @@ def fit(config: TrainConfig, plan: DataPlan, device: torch.device, rank: int = 0
                "validation": history[-1] if history else None, "model": None,
                "seconds": elapsed + time.perf_counter() - began}
     if lead and max(start, stop) >= config.steps:
-        if val_items and (not history or history[-1]["step"] != config.steps):
+        if validating and (not history or history[-1]["step"] != config.steps):
             run_validation(config.steps)
             summary["validation"] = history[-1]
-        path = run / MODEL_FILE
-        from mcdenoise.modelfile import save_model
-
-        save_model(path, net, make_card(config, plan, net, transform, summary, history, world,
-                                        device, crop, command))
-        summary["model"] = str(path)
+        summary["model"] = task.finish(net, summary, history)
     return summary
 
 
@@ -683,7 +738,9 @@ def train(config: TrainConfig, stop_at: int | None = None) -> dict[str, Any]:
     plan = plan_data(resolved)
     if resolved.workers >= 1:
         return _train_ray(resolved, plan, stop_at, command)
-    return fit(resolved, plan, pick_device(resolved), stop_at=stop_at, command=command)
+    device = pick_device(resolved)
+    return fit(resolved, render_task(resolved, plan, device, command=command), device,
+               stop_at=stop_at)
 
 
 def check_run(config: TrainConfig) -> None:
@@ -712,8 +769,10 @@ def _ray_worker(loop_config: dict[str, Any]) -> None:
     context = ray.train.get_context()
     config = config_from_dict(loop_config["config"])
     device = ray.train.torch.get_device()
-    fit(config, loop_config["plan"], device, rank=context.get_world_rank(),
-        world=context.get_world_size(), stop_at=loop_config["stop_at"], command=loop_config["command"])
+    rank, world = context.get_world_rank(), context.get_world_size()
+    task = render_task(config, loop_config["plan"], device, lead=rank == 0, world=world,
+                       command=loop_config["command"])
+    fit(config, task, device, rank=rank, world=world, stop_at=loop_config["stop_at"])
 
 
 def _train_ray(config: TrainConfig, plan: DataPlan, stop_at: int | None, command: str) -> dict[str, Any]:

@@ -62,7 +62,10 @@ def test_train_from_nothing_writes_a_model_that_loads_alone(first_run, capsys):
     assert math.isfinite(validation["psnr_noisy_db"]) and math.isfinite(validation["psnr_denoised_db"])
     assert len(validation["channel_ratio_output_over_input"]) == 3
     assert len(validation["tonemapped_channel_ratio_output_over_input"]) == 3
-    assert card["transform"]["output_map"] == "untonemap"
+    # Default recipe: 5x5 kernels averaging linear HDR colour, so the output map is linear,
+    # and aux dropout, so the model takes frames without albedo/normal.
+    assert card["architecture"]["kernel"] == 5 and card["transform"]["output_map"] == "linear"
+    assert card["transform"]["missing_aux"] == "zeros"
     assert card["command"].startswith("mcdenoise train --spp 4 -o ")
     assert "--scenes cornell:0-1" in card["command"]
 
