@@ -109,57 +109,15 @@ def compare(args: argparse.Namespace) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    """PSNR against steps for both runs and the noisy input, drawn with Pillow."""
-    from PIL import Image, ImageDraw
+    """PSNR against steps for both runs, with the noisy input's level dashed."""
+    from mcdenoise.figures import curves_figure
 
-    width, height, left, right, top, bottom = 720, 420, 70, 20, 30, 50
     runs = result["runs"]
-    points = {name: [(r["step"], r["psnr_output"]) for r in run["val"] if r["step"] > 0]
+    names = {"noisy": "noisy targets (Noise2Noise)", "clean": "clean targets"}
+    series = {names.get(name, name): [(r["step"], r["psnr_output"]) for r in run["val"] if r["step"] > 0]
               for name, run in runs.items()}
-    noisy_input = runs["noisy"]["val"][0]["psnr_input"]
-    steps = [s for pts in points.values() for s, _ in pts]
-    values = [v for pts in points.values() for _, v in pts] + [noisy_input]
-    x_max = max(steps)
-    y_min, y_max = min(values) - 0.5, max(values) + 0.5
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-
-    def xy(step: float, value: float) -> tuple[float, float]:
-        return (left + (width - left - right) * step / x_max,
-                top + (height - top - bottom) * (y_max - value) / (y_max - y_min))
-
-    draw.rectangle([left, top, width - right, height - bottom], outline="black")
-    for k in range(6):
-        value = y_min + (y_max - y_min) * k / 5
-        _, y = xy(0, value)
-        draw.line([left - 4, y, left, y], fill="black")
-        draw.text((8, y - 6), f"{value:.1f} dB", fill="black")
-        step = x_max * k / 5
-        x, _ = xy(step, y_min)
-        draw.line([x, height - bottom, x, height - bottom + 4], fill="black")
-        draw.text((x - 12, height - bottom + 8), f"{step:.0f}", fill="black")
-    draw.text((width // 2 - 20, height - 20), "steps", fill="black")
-    _, y = xy(0, noisy_input)
-    for x in range(left, width - right, 12):
-        draw.line([x, y, x + 6, y], fill=(120, 120, 120))
-    colours = {"noisy": (200, 40, 40), "clean": (40, 80, 200)}
-    for name, pts in points.items():
-        line = [xy(s, v) for s, v in pts]
-        draw.line(line, fill=colours[name], width=2)
-        for x, y in line:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colours[name])
-    legend = [("noisy targets (Noise2Noise)", colours["noisy"]), ("clean targets", colours["clean"]),
-              (f"noisy input {noisy_input:.2f} dB", (120, 120, 120))]
-    # Bottom right: the curves rise from the left and the input's line runs near the top.
-    lx, ly = width - right - 200, height - bottom - 16 * len(legend) - 10
-    draw.rectangle([lx - 6, ly - 6, width - right - 4, height - bottom - 4], fill="white",
-                   outline=(200, 200, 200))
-    for k, (text, colour) in enumerate(legend):
-        draw.rectangle([lx, ly + 16 * k, lx + 12, ly + 10 + 16 * k], fill=colour)
-        draw.text((lx + 18, ly - 1 + 16 * k), text, fill="black")
-    draw.text((left, 8), "validation PSNR (x/(1+x)) of the denoised frames", fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    curves_figure(path, series, ("noisy input", runs["noisy"]["val"][0]["psnr_input"]),
+                  "validation PSNR (x/(1+x)) of the denoised frames")
 
 
 def main() -> None:

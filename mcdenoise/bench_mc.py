@@ -18,7 +18,6 @@ sheet PNG (noisy | OIDN | ours | reference, each with a 2x crop) beside it (``_s
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import sys
 import time
@@ -178,15 +177,6 @@ def speed(config: BenchMcConfig, scene: str, found: list[Method]) -> dict[str, A
     return result
 
 
-def machine() -> str:
-    import os
-
-    import torch
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, {device}"
-
-
 def contact_sheet(rows: list[dict], images: dict, found: list[Method], path: Path) -> None:
     """One row per scene: every method and the reference, each over a 2x crop of the area
     where the reference has most detail (the same crop for all), labelled with PSNRs."""
@@ -284,6 +274,7 @@ def report(result: dict[str, Any], found: list[Method], sheet: Path) -> str:
 
 
 def run_bench_mc(config: BenchMcConfig) -> int:
+    from mcdenoise.machine import describe
     from mcdenoise.modelfile import ModelFileError
 
     config.data = Path(config.data)
@@ -300,7 +291,7 @@ def run_bench_mc(config: BenchMcConfig) -> int:
     model_path = config.model or "the shipped default model"
     result: dict[str, Any] = {
         "command": "mcdenoise " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("mcdenoise")
-        else " ".join(sys.argv), "machine": machine(), "model": str(model_path),
+        else " ".join(sys.argv), "machine": describe(), "model": str(model_path),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scenes": rows, "mean": means(rows, found)}
     result["speed"] = speed(config, scenes[0].scene, found)
