@@ -290,8 +290,8 @@ def run_bench_mc(config: BenchMcConfig) -> int:
     sheet = json_path.with_name(json_path.stem + "_sheet.png")
     model_path = config.model or "the shipped default model"
     result: dict[str, Any] = {
-        "command": "mcdenoise " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("mcdenoise")
-        else " ".join(sys.argv), "machine": describe(), "model": str(model_path),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # no machine paths
+        "machine": describe(), "model": str(model_path),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scenes": rows, "mean": means(rows, found)}
     result["speed"] = speed(config, scenes[0].scene, found)

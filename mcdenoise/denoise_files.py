@@ -208,7 +208,6 @@ def run_denoise(config: DenoiseConfig) -> int:
         else:
             _denoise_all(_load(config), pairs, config, report)
     except ModelFileError as error:
-        bar.close()
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
