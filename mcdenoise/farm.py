@@ -187,7 +187,7 @@ def render_item(item: Item, root: str, config: dict[str, Any]) -> dict[str, Any]
 
 def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, Any]:
     """Add finished passes (index -> spp) that the reference does not hold yet into
-    ``reference.exr``, weighted by sample count; then delete the merged pass files."""
+    ``reference.exr``, weighted by sample count; then delete the scene's pass files."""
     from mcdenoise.exr import read_frame, write_frame
 
     root_path = Path(root)
@@ -211,8 +211,13 @@ def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, 
                 "kind": "reference"}
     reference = template.replace(color=(total / spp).astype(np.float32), metadata=metadata)
     write_frame(reference, target, precision="float")
-    for index in held:  # merged passes are now inside the reference
-        (root_path / Item(scene, "pass", index, 0, 0).path).unlink(missing_ok=True)
+    # Merged passes are now inside the reference. Any other pass file is a stray: a render that
+    # finished while Ctrl-C stopped the driver, never recorded, so never counted (a re-run
+    # renders new indices instead). The driver merges only when no pass of the scene is in
+    # flight, so every file here can go.
+    passes_dir = (root_path / Item(scene, "pass", 0, 0, 0).path).parent
+    for path in passes_dir.glob("pass_*.exr"):
+        path.unlink(missing_ok=True)
     return {"spp": spp, "passes": sorted(held), "sha256": sha256_file(target),
             "width": reference.width, "height": reference.height}
 

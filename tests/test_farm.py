@@ -167,4 +167,4 @@ def test_ctrl_c_leaves_no_partial_file_and_resumes(scene_file, tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert f"{9 - finished} rendered" in result.stdout
-    assert all_exrs_open(out) == 3
+    assert all_exrs_open(out) == 3, sorted(str(p.relative_to(out)) for p in out.rglob("*.exr"))
