@@ -6,6 +6,7 @@ Each subcommand's flags map one-to-one onto its config dataclass; defaults are d
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import textwrap
@@ -103,6 +104,12 @@ def run_dataset(config) -> int:
     return 1 if summary.failed else 0
 
 
+def preset_defaults(presets: dict[str, dict], key: str, unit: str = "") -> str:
+    """Help text for a flag whose default comes from a preset: each preset's value."""
+    values = ", ".join(f"{name} {values[key]}{unit}" for name, values in presets.items())
+    return f"(default: preset; {values})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcdenoise", description="Noise2Noise Monte Carlo rendering denoiser.")
@@ -195,10 +202,8 @@ def add_bench_photo_parser(benchmarks) -> None:
     from mcdenoise.bench_photo import PRESETS, PhotoBenchConfig, run_photo_bench
     from mcdenoise.noise import MODELS
 
-    quick, small, paper = PRESETS["quick"], PRESETS["small"], PRESETS["paper"]
-
-    def preset(key: str) -> str:
-        return f"(default: preset; quick {quick[key]}, small {small[key]}, paper {paper[key]})"
+    small, paper = PRESETS["small"], PRESETS["paper"]
+    preset = functools.partial(preset_defaults, PRESETS)
 
     noises = "; ".join(f"{m.name}: {m.parameter} in [{m.train_range[0]:g}, {m.train_range[1]:g}], "
                        f"{m.test_value:g} at test, loss {m.loss}" for m in MODELS.values())
@@ -351,9 +356,7 @@ def add_train_parser(commands) -> None:
     from mcdenoise.train import PRESETS, TrainConfig, run_train
 
     quick, full = PRESETS["quick"], PRESETS["full"]
-
-    def preset(key: str, unit: str = "") -> str:
-        return f"(default: preset; quick {quick[key]}{unit}, full {full[key]}{unit})"
+    preset = functools.partial(preset_defaults, PRESETS)
 
     train = commands.add_parser(
         "train", help="train the Noise2Noise denoiser (renders a dataset first if needed)",

@@ -112,6 +112,18 @@ def server_process(args: list[str], log_path: Path, timeout: float = 90.0):
 
 
 @contextlib.contextmanager
+def keyed_server(folder: Path, *args: str):
+    """A served tiny model that requires KEY: ``server_process`` with a model file and a key
+    file made in ``folder``; yields the base URL."""
+    model = make_model(folder / "tiny.safetensors")
+    keys = folder / "keys.txt"
+    keys.write_text(KEY + "\n")
+    with server_process(["--model", str(model), "--api-key-file", str(keys), *args],
+                        folder / "server.log") as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
 def server_thread(app, timeout: float = 60.0):
     """uvicorn serving ``app`` on 127.0.0.1 in a thread of this process; yields its base URL."""
     import uvicorn

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mcdenoise.exr import read_frame
-from service_support import KEY, exr_bytes, make_frame, make_model, server_process
+from service_support import KEY, exr_bytes, keyed_server, make_frame
 
 CHROMIUM = os.environ.get("MCDENOISE_CHROMIUM", "/usr/bin/chromium")
 # Flags that let Debian's chromium run headless in containers and CI (see ANCHORS.md).
@@ -39,11 +39,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    model = make_model(folder / "tiny.safetensors")
-    keys = folder / "keys.txt"
-    keys.write_text(KEY + "\n")
-    with server_process(["--model", str(model), "--api-key-file", str(keys)],
-                        folder / "server.log") as base_url:
+    with keyed_server(folder) as base_url:
         yield base_url, folder
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
-from service_support import KEY, exr_bytes, make_frame, make_model, server_process
+from service_support import KEY, exr_bytes, keyed_server, make_frame
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MAX_EXAMPLES = 50
@@ -25,14 +25,10 @@ MAX_EXAMPLES = 50
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    model = make_model(folder / "tiny.safetensors")
-    keys = folder / "keys.txt"
-    keys.write_text(KEY + "\n")
     # Small limits keep every generated body cheap; the queue is deep enough that no request
     # of this sequential run is turned away.
-    with server_process(["--model", str(model), "--api-key-file", str(keys), "--max-pixels",
-                         str(256 * 256), "--max-upload-mb", "2", "--timeout", "60"],
-                        folder / "server.log") as base_url:
+    with keyed_server(folder, "--max-pixels", str(256 * 256), "--max-upload-mb", "2",
+                      "--timeout", "60") as base_url:
         yield base_url, folder
 
 
