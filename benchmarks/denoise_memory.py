@@ -23,7 +23,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
-from mcdenoise.frame import Frame
+from mcdenoise.core.frame import Frame
 what, width, height, tile, model = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rng = np.random.default_rng(0)
 normal = rng.normal(size=(height, width, 3)).astype(np.float32)
@@ -32,12 +32,12 @@ frame = Frame(color=rng.gamma(1.0, 0.5, (height, width, 3)).astype(np.float32),
               albedo=rng.uniform(0, 1, (height, width, 3)).astype(np.float32), normal=normal)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if what == "ours":
-    from mcdenoise.infer import denoise, load_denoiser
-    from mcdenoise.modelfile import default_model_path
+    from mcdenoise.infer.denoise import denoise, load_denoiser
+    from mcdenoise.nn.modelfile import default_model_path
     denoiser = load_denoiser(model or default_model_path(), "cpu")
     run = lambda: denoise(denoiser, frame, tile=tile)
 else:
-    from mcdenoise.oidn import oidn_denoise
+    from mcdenoise.bench.oidn import oidn_denoise
     run = lambda: oidn_denoise(frame, "high")
 began = time.perf_counter()
 run()

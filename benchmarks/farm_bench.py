@@ -24,8 +24,8 @@ from benchmarks.render_bench import machine  # noqa: E402
 
 
 def plain_loop(names: list[str], root: Path, size: int, spp: int) -> float:
-    from mcdenoise.exr import write_frame
-    from mcdenoise.farm import Item, item_seed
+    from mcdenoise.core.exr import write_frame
+    from mcdenoise.farm.driver import Item, item_seed
     from renderers import get_renderer
 
     renderer = get_renderer()
@@ -43,7 +43,7 @@ def plain_loop(names: list[str], root: Path, size: int, spp: int) -> float:
 
 def farm(names: list[str], root: Path, size: int, spp: int, workers: int) -> tuple[float, float]:
     """(seconds including Ray start and shutdown, seconds of the scheduling loop alone)."""
-    from mcdenoise.farm import DatasetConfig, run_dataset
+    from mcdenoise.farm.driver import DatasetConfig, run_dataset
 
     started = time.perf_counter()
     summary = run_dataset(DatasetConfig(output=root, scenes=",".join(names), spp=spp,
@@ -55,8 +55,8 @@ def farm(names: list[str], root: Path, size: int, spp: int, workers: int) -> tup
 def tiny_items(work: Path, count: int) -> tuple[float, float]:
     """Seconds for ``count`` 1-spp reference passes of one 1x1-pixel scene through the farm
     (1 worker, scheduling loop only) and in a plain loop: their difference is farm overhead."""
-    from mcdenoise.exr import write_frame
-    from mcdenoise.farm import DatasetConfig, Item, run_dataset
+    from mcdenoise.core.exr import write_frame
+    from mcdenoise.farm.driver import DatasetConfig, Item, run_dataset
     from renderers import get_renderer
 
     summary = run_dataset(DatasetConfig(output=work / "tiny", scenes="cornell:0", spp=1,

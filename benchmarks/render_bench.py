@@ -60,7 +60,7 @@ def measure(variant: str, size: int, spp: int, repeats: int) -> dict:
 
 
 def machine() -> str:
-    from mcdenoise.machine import describe
+    from mcdenoise.bench.machine import describe
 
     return describe()
 

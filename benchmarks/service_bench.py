@@ -50,11 +50,11 @@ def make_inputs(folder: Path, model: str | None, size: int, memory_size: int) ->
     """The model file (made, width 16, random weights, unless given) and the frame files."""
     import torch
 
-    from mcdenoise.exr import write_frame
-    from mcdenoise.frame import Frame
-    from mcdenoise.model import UNetConfig, build
-    from mcdenoise.modelfile import save_model
-    from mcdenoise.transform import transform_for
+    from mcdenoise.core.exr import write_frame
+    from mcdenoise.core.frame import Frame
+    from mcdenoise.nn.model import UNetConfig, build
+    from mcdenoise.nn.modelfile import save_model
+    from mcdenoise.nn.transform import transform_for
 
     if model is None:
         torch.manual_seed(0)
@@ -159,8 +159,8 @@ def run_clients(url: str, data: bytes, clients: int, requests: int) -> dict:
 def interleaved_direct_and_service(url: str, model: str, path: Path, repeats: int,
                                    workdir: Path) -> dict:
     """Direct path and one HTTP client, alternating, ``repeats`` times each."""
-    from mcdenoise.exr import read_frame, write_frame
-    from mcdenoise.infer import denoise, load_denoiser
+    from mcdenoise.core.exr import read_frame, write_frame
+    from mcdenoise.infer.denoise import denoise, load_denoiser
 
     denoiser = load_denoiser(model, "cpu")
     data = path.read_bytes()
@@ -213,8 +213,8 @@ def allocator_probe(model: str, frame_path: str, tuned: bool, thread: bool, repe
     worker). Run in a fresh process per case: malloc settings cannot be undone."""
     import resource
 
-    from mcdenoise.exr import read_frame
-    from mcdenoise.infer import denoise, load_denoiser
+    from mcdenoise.core.exr import read_frame
+    from mcdenoise.infer.denoise import denoise, load_denoiser
     from service.allocator import tune_allocator
 
     if tuned:

@@ -34,9 +34,9 @@ def throughput(device: str, widths: list[int], batches: list[int], crop: int, st
     """Timed training steps on random 9-channel crops, after two warm-up steps."""
     import torch
 
-    from mcdenoise import loss as losses
-    from mcdenoise.model import UNet, UNetConfig
-    from mcdenoise.transform import Transform, decode_output
+    from mcdenoise.nn import loss as losses
+    from mcdenoise.nn.model import UNet, UNetConfig
+    from mcdenoise.nn.transform import Transform, decode_output
 
     dev = torch.device(device)
     transform = Transform(output=output_map)
@@ -83,7 +83,7 @@ def read_val(run: Path) -> list[dict]:
 
 def compare(args: argparse.Namespace) -> dict:
     """Train the same config with noisy and with clean targets; collect both validation curves."""
-    from mcdenoise.train import TrainConfig, train
+    from mcdenoise.train.mc import TrainConfig, train
 
     base = TrainConfig(spp=args.spp, data=args.data, steps=args.steps, width=args.width,
                        crop=args.crop, batch=args.batch, lr=args.lr, val_every=args.val_every,
@@ -101,7 +101,7 @@ def compare(args: argparse.Namespace) -> dict:
         card = json.loads(json.dumps(summary))
         result["runs"][targets] = {"seconds": round(time.perf_counter() - started, 1),
                                    "val": read_val(run), "final": card["validation"]}
-    from mcdenoise.modelfile import read_card
+    from mcdenoise.nn.modelfile import read_card
 
     result["data"] = read_card(args.work / "noisy" / "model.safetensors")["data"]
     result["config"] = {k: str(v) for k, v in vars(args).items()}
@@ -110,7 +110,7 @@ def compare(args: argparse.Namespace) -> dict:
 
 def plot(result: dict, path: Path) -> None:
     """PSNR against steps for both runs, with the noisy input's level dashed."""
-    from mcdenoise.figures import curves_figure
+    from mcdenoise.bench.figures import curves_figure
 
     runs = result["runs"]
     names = {"noisy": "noisy targets (Noise2Noise)", "clean": "clean targets"}

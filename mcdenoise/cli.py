@@ -48,8 +48,8 @@ class ScenesConfig:
 def run_render(config: RenderConfig) -> int:
     from tqdm import tqdm
 
-    from mcdenoise.color import preview_rgb8, save_png
-    from mcdenoise.exr import write_frame
+    from mcdenoise.core.color import preview_rgb8, save_png
+    from mcdenoise.core.exr import write_frame
     from renderers import get_renderer
 
     renderer = get_renderer(variant=config.variant)
@@ -95,7 +95,7 @@ def run_scenes(config: ScenesConfig) -> int:
 
 
 def run_dataset(config) -> int:
-    from mcdenoise.farm import run_with_progress
+    from mcdenoise.farm.driver import run_with_progress
 
     summary = run_with_progress(config)
     print(f"dataset {config.output}: {summary.rendered} rendered, {summary.skipped} skipped "
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--spp", type=int, default=64, help="samples per pixel (default 64)")
     listing.set_defaults(config=ScenesConfig, run=run_scenes)
 
-    from mcdenoise.farm import DatasetConfig
+    from mcdenoise.farm.driver import DatasetConfig
 
     dataset = commands.add_parser(
         "dataset", help="render noisy pairs (and references) for many scenes on Ray",
@@ -199,8 +199,8 @@ def add_bench_parser(commands) -> argparse._SubParsersAction:
 
 
 def add_bench_photo_parser(benchmarks) -> None:
-    from mcdenoise.bench_photo import PRESETS, PhotoBenchConfig, run_photo_bench
-    from mcdenoise.noise import MODELS
+    from mcdenoise.bench.photo.run import PRESETS, PhotoBenchConfig, run_photo_bench
+    from mcdenoise.bench.photo.noise import MODELS
 
     small, paper = PRESETS["small"], PRESETS["paper"]
     preset = functools.partial(preset_defaults, PRESETS)
@@ -279,7 +279,7 @@ def add_bench_photo_parser(benchmarks) -> None:
 
 
 def add_bench_mc_parser(kinds) -> None:
-    from mcdenoise.bench_mc import BenchMcConfig, run_bench_mc
+    from mcdenoise.bench.mc import BenchMcConfig, run_bench_mc
 
     default = BenchMcConfig(json=Path("bench.json"))
     mc = kinds.add_parser(
@@ -321,7 +321,7 @@ def add_bench_mc_parser(kinds) -> None:
 
 
 def add_denoise_parser(commands) -> None:
-    from mcdenoise.denoise_files import DenoiseConfig, run_denoise
+    from mcdenoise.infer.files import DenoiseConfig, run_denoise
 
     denoise = commands.add_parser(
         "denoise", help="denoise EXR files, folders and frame sequences",
@@ -353,7 +353,7 @@ def add_denoise_parser(commands) -> None:
 
 
 def add_train_parser(commands) -> None:
-    from mcdenoise.train import PRESETS, TrainConfig, run_train
+    from mcdenoise.train.mc import PRESETS, TrainConfig, run_train
 
     quick, full = PRESETS["quick"], PRESETS["full"]
     preset = functools.partial(preset_defaults, PRESETS)
@@ -509,7 +509,7 @@ def add_serve_parser(commands) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mcdenoise.exr import ExrError
+    from mcdenoise.core.exr import ExrError
     from renderers import RenderError
 
     args = vars(build_parser().parse_args(argv))

@@ -1,6 +1,6 @@
 """Renderer backends behind one small interface; Mitsuba 3 is the default.
 
-A backend turns a scene reference into a :class:`mcdenoise.frame.Frame`:
+A backend turns a scene reference into a :class:`mcdenoise.core.frame.Frame`:
 
     render(scene, spp, seed, width=None, height=None, max_depth=None, aux=True) -> Frame
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mcdenoise.frame import Frame
+from mcdenoise.core.frame import Frame
 
 
 class RenderError(RuntimeError):

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mcdenoise.frame import Frame
+from mcdenoise.core.frame import Frame
 from renderers import RenderError
 from renderers.mitsuba_variant import choose_variant
 

@@ -39,7 +39,7 @@ def contact_sheet(names: list[str], path, *, size: int = 128, spp: int = 64, ren
     """
     from PIL import Image, ImageDraw
 
-    from mcdenoise.color import preview_rgb8, save_png
+    from mcdenoise.core.color import preview_rgb8, save_png
     import scenes
 
     if not names:

@@ -36,14 +36,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import service.inference as inference
 from mcdenoise import __version__
-from mcdenoise.exr import write_frame
+from mcdenoise.core.exr import write_frame
 from service.auth import load_keys, require_key
 from service.config import GPU_BATCH, ServeConfig
 from service.errors import ApiError, ErrorBody, error_responses
 from service.inputs import download_name, load_inputs, read_exr
 from service.limits import checked_header
-from service.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from service.models import ModelSet, model_specs
+from service.monitoring import CONTENT_TYPE, Metrics, MetricsMiddleware
+from service.model_set import ModelSet, model_specs
 from service.preview import DEFAULT_SIDE, preview_array
 from service.queue import InferenceQueue, QueueFull
 from service.upload import receive_upload

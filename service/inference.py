@@ -14,9 +14,9 @@ from collections.abc import Hashable
 import numpy as np
 import torch
 
-from mcdenoise.frame import Frame
-from mcdenoise.infer import Denoiser, denoise
-from mcdenoise.transform import decode_output, frame_input, output_to_hdr, pad_to_multiple
+from mcdenoise.core.frame import Frame
+from mcdenoise.infer.denoise import Denoiser, denoise
+from mcdenoise.nn.transform import decode_output, frame_input, output_to_hdr, pad_to_multiple
 from service.config import BATCH_MAX_PIXELS
 
 

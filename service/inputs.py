@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from mcdenoise.exr import ExrError, channel_layout, output_format, read_frame
-from mcdenoise.frame import Frame
+from mcdenoise.core.exr import ExrError, channel_layout, output_format, read_frame
+from mcdenoise.core.frame import Frame
 from service.errors import ApiError
 from service.limits import FLOAT_TYPES, checked_header
 

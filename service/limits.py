@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mcdenoise.exr import ExrError, channel_layout, read_header
+from mcdenoise.core.exr import ExrError, channel_layout, read_header
 from service.errors import ApiError
 
 # How much of an over-long body we still read (and throw away) after answering 413, so that a

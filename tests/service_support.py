@@ -30,9 +30,9 @@ def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0,
 
     import torch
 
-    from mcdenoise.model import UNetConfig, build
-    from mcdenoise.modelfile import save_model
-    from mcdenoise.transform import transform_for
+    from mcdenoise.nn.model import UNetConfig, build
+    from mcdenoise.nn.modelfile import save_model
+    from mcdenoise.nn.transform import transform_for
 
     torch.manual_seed(seed)
     transform = replace(transform_for(inputs), missing_aux=missing_aux)
@@ -45,7 +45,7 @@ def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0,
 
 def make_frame(height: int = 64, width: int = 64, aux: bool = True, seed: int = 0, **kwargs):
     """A noisy-looking frame: gamma-distributed HDR colour, plausible albedo and normals."""
-    from mcdenoise.frame import Frame
+    from mcdenoise.core.frame import Frame
 
     rng = np.random.default_rng(seed)
     color = rng.gamma(1.0, 0.5, (height, width, 3)).astype(np.float32)
@@ -58,7 +58,7 @@ def make_frame(height: int = 64, width: int = 64, aux: bool = True, seed: int = 
 
 def exr_bytes(frame, folder: Path, name: str = "frame.exr", **write_options) -> bytes:
     """``frame`` written as an EXR file in ``folder``; its bytes."""
-    from mcdenoise.exr import write_frame
+    from mcdenoise.core.exr import write_frame
 
     path = Path(folder) / name
     write_frame(frame, path, **write_options)

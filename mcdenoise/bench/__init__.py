@@ -1,0 +1,1 @@
+"""Benchmarks: `bench mc` against OIDN and references, shared figures and machine line."""

@@ -1,0 +1,305 @@
+"""`mcdenoise bench mc`: our denoiser against the noisy input, OIDN and references.
+
+    mcdenoise bench mc --scenes test --spp 64 --reference-spp 131072 --json out/mc.json
+
+1. Renders, through the farm (resumable, cached in ``--data``), one noisy frame pair and a
+   reference for every scene: the project's test split (or any spec / scene files).
+2. Denoises the first frame of each pair with every method: the noisy input itself, Intel
+   Open Image Denoise (``pyoidn``: HDR, albedo + normal, ``--oidn-quality``), our model
+   (``--model``, default the shipped one) and, when given, a clean-target model of ours.
+3. Scores each against the reference: PSNR of x/(1+x), relMSE, SSIM (metrics.py), and
+   reports the reference's true sample count beside them.
+4. Times ours and OIDN on the same frames, and on one ``--speed-size`` frame (1920x1080 by
+   default: the artists' case), in the same process, after a warm-up.
+
+Writes the JSON (``--json``), a Markdown report beside it (same stem, ``.md``) and a contact
+sheet PNG (noisy | OIDN | ours | reference, each with a 2x crop) beside it (``_sheet.png``).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+CROP = 64  # contact-sheet crop, shown at 2x
+
+
+@dataclass
+class BenchMcConfig:
+    """`mcdenoise bench mc`: flags map 1:1 onto these fields."""
+    json: Path
+    scenes: str = "interior:9000-9001,hall:9000-9001,cornell:9000-9001,objects:9000-9001," \
+                  "lights:9000-9001,detail:9000-9001"
+    spp: int = 64
+    reference_spp: int = 131072
+    chunk_spp: int = 4096
+    width: int = 256
+    height: int | None = None
+    model: Path | None = None
+    clean_model: Path | None = None
+    data: Path = Path("bench-data/mc")
+    oidn_quality: str = "high"
+    speed_size: str = "1920x1080"
+    repeats: int = 3
+    device: str = "auto"
+    address: str | None = None
+    num_cpus: int | None = None
+
+
+@dataclass
+class Method:
+    name: str
+    label: str
+    run: Callable[[Any], Any]  # Frame -> denoised Frame
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    """'1920x1080' -> (1920, 1080); '' or '0' -> None (no speed test)."""
+    if text in ("", "0", "none"):
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--speed-size must look like 1920x1080, not {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"--speed-size must be positive, not {text!r}")
+    return width, height
+
+
+def render_inputs(config: BenchMcConfig) -> list:
+    """Render (or find, cached) the pairs and references; the scenes' SceneFiles."""
+    import scenes as scene_family
+    from mcdenoise.train.dataset import scan
+    from mcdenoise.farm.driver import DatasetConfig, run_with_progress
+
+    summary = run_with_progress(DatasetConfig(
+        output=config.data, scenes=config.scenes, spp=config.spp,
+        reference_spp=config.reference_spp, chunk_spp=min(config.chunk_spp, config.reference_spp),
+        width=config.width, height=config.height, address=config.address,
+        num_cpus=config.num_cpus), desc="render")
+    if summary.failed:
+        print(f"{summary.failed} renders failed; scoring the scenes that are complete",
+              file=sys.stderr)
+    wanted = scene_family.parse_spec(config.scenes)
+    by_name = {s.scene: s for s in scan(config.data) if s.reference is not None}
+    found = [by_name[name] for name in wanted if name in by_name]
+    if not found:
+        raise ValueError(f"no scene of {config.scenes!r} has a reference in {config.data}")
+    return found
+
+
+def methods(config: BenchMcConfig) -> list[Method]:
+    from mcdenoise.bench import oidn
+    from mcdenoise.infer.denoise import denoise, load_denoiser
+    from mcdenoise.nn.modelfile import default_model_path
+
+    device = None if config.device == "auto" else config.device
+    ours = load_denoiser(config.model or default_model_path(), device)
+    found = [Method("noisy", f"noisy {config.spp} spp", lambda frame: frame)]
+    if oidn.available():
+        found.append(Method("oidn", f"OIDN ({config.oidn_quality})",
+                            lambda frame: oidn.oidn_denoise(frame, config.oidn_quality)))
+    else:
+        print("pyoidn is not installed: OIDN is left out (pip install pyoidn)", file=sys.stderr)
+    found.append(Method("ours", "ours (noisy targets)", lambda frame: denoise(ours, frame)))
+    if config.clean_model:
+        clean = load_denoiser(config.clean_model, device)
+        found.append(Method("ours_clean", "ours (clean targets)", lambda frame: denoise(clean, frame)))
+    return found
+
+
+def score_scenes(scenes: list, found: list[Method]) -> tuple[list[dict], dict]:
+    """Per-scene metrics and timings of every method, and the images for the sheet."""
+    from tqdm import tqdm
+
+    from mcdenoise.core.exr import read_frame
+    from mcdenoise.core.metrics import psnr, relmse, ssim
+
+    rows, images = [], {}
+    for files in tqdm(scenes, desc="score", unit="scene", disable=None):
+        frame, reference = read_frame(files.noisy[0]), read_frame(files.reference)
+        row: dict[str, Any] = {"scene": files.scene, "width": frame.width, "height": frame.height,
+                               "spp": files.spp, "reference_spp": int(reference.metadata.get("spp", 0))}
+        images[files.scene] = {"reference": reference.color, "noisy": frame.color}
+        for method in found:
+            began = time.perf_counter()
+            color = method.run(frame).color
+            seconds = time.perf_counter() - began
+            row[method.name] = {"psnr": psnr(color, reference.color),
+                                "relmse": relmse(color, reference.color),
+                                "ssim": ssim(color, reference.color),
+                                "seconds": seconds if method.name != "noisy" else 0.0}
+            images[files.scene][method.name] = color
+        rows.append(row)
+    return rows, images
+
+
+def means(rows: list[dict], found: list[Method]) -> dict[str, dict[str, float]]:
+    return {m.name: {k: float(np.mean([r[m.name][k] for r in rows]))
+                     for k in ("psnr", "relmse", "ssim", "seconds")} for m in found}
+
+
+def speed(config: BenchMcConfig, scene: str, found: list[Method]) -> dict[str, Any] | None:
+    """Median seconds per method on one frame of --speed-size (albedo and normal included)."""
+    size = parse_size(config.speed_size)
+    if size is None:
+        return None
+    from mcdenoise.core.exr import read_frame
+    from mcdenoise.farm.driver import DatasetConfig, run_with_progress
+
+    folder = config.data / "speed"
+    # A real render (a few spp: content matters little for timing) through the farm's cache.
+    run_with_progress(DatasetConfig(output=folder, scenes=scene, spp=4, width=size[0],
+                                    height=size[1], address=config.address,
+                                    num_cpus=config.num_cpus), desc="render speed frame")
+    path = next(folder.glob("scenes/*/noisy_0.exr"))
+    frame = read_frame(path)
+    result: dict[str, Any] = {"size": f"{frame.width}x{frame.height}", "repeats": config.repeats,
+                              "aux": ["albedo", "normal"]}
+    for method in found:
+        if method.name == "noisy":
+            continue
+        method.run(frame)  # warm-up: first-call allocations, OIDN device creation
+        times = []
+        for _ in range(config.repeats):
+            began = time.perf_counter()
+            method.run(frame)
+            times.append(time.perf_counter() - began)
+        result[method.name] = {"median_s": statistics.median(times), "all_s": times}
+        print(f"speed {result['size']}: {method.label} {statistics.median(times):.3f} s",
+              file=sys.stderr)
+    return result
+
+
+def contact_sheet(rows: list[dict], images: dict, found: list[Method], path: Path) -> None:
+    """One row per scene: every method and the reference, each over a 2x crop of the area
+    where the reference has most detail (the same crop for all), labelled with PSNRs."""
+    from PIL import Image, ImageDraw
+
+    from mcdenoise.core.color import preview_rgb8
+    from mcdenoise.nn.transform import Transform, exposure_scale
+
+    columns = [m.name for m in found] + ["reference"]
+    labels = {m.name: m.label for m in found} | {"reference": "reference"}
+    tiles = []
+    for row in rows:
+        scene = images[row["scene"]]
+        exposure = exposure_scale(scene["noisy"], Transform(exposure="auto"))
+        ref = preview_rgb8(scene["reference"], exposure)
+        y, x = detail_crop(ref)
+        panels = []
+        for name in columns:
+            full = preview_rgb8(scene[name], exposure)
+            crop = full[y:y + CROP, x:x + CROP].repeat(2, axis=0).repeat(2, axis=1)
+            canvas = Image.new("RGB", (full.shape[1], full.shape[0] + 2 * CROP + 16), "white")
+            canvas.paste(Image.fromarray(full), (0, 0))
+            canvas.paste(Image.fromarray(crop), (0, full.shape[0] + 2))
+            draw = ImageDraw.Draw(canvas)
+            draw.rectangle([x, y, x + CROP, y + CROP], outline=(255, 64, 64))
+            text = labels[name] if name == "reference" else f"{labels[name]} {row[name]['psnr']:.2f} dB"
+            draw.text((2, full.shape[0] + 2 * CROP + 3), text, fill="black")
+            panels.append(canvas)
+        strip = Image.new("RGB", (sum(p.width + 4 for p in panels), max(p.height for p in panels) + 14),
+                          "white")
+        ImageDraw.Draw(strip).text((2, 0), row["scene"] + f"  (reference {row['reference_spp']} spp)",
+                                   fill="black")
+        offset = 0
+        for panel in panels:
+            strip.paste(panel, (offset, 14))
+            offset += panel.width + 4
+        tiles.append(strip)
+    sheet = Image.new("RGB", (max(t.width for t in tiles), sum(t.height + 6 for t in tiles)), "white")
+    offset = 0
+    for tile in tiles:
+        sheet.paste(tile, (0, offset))
+        offset += tile.height + 6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def detail_crop(image: np.ndarray) -> tuple[int, int]:
+    """Top-left corner of the CROP x CROP window with the most gradient energy."""
+    grey = image.astype(np.float32).mean(axis=-1)
+    energy = np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1]
+    h, w = energy.shape
+    size = min(CROP, h, w)
+    best, corner = -1.0, (0, 0)
+    for y in range(0, max(h - size, 0) + 1, size // 4 or 1):
+        for x in range(0, max(w - size, 0) + 1, size // 4 or 1):
+            total = float(energy[y:y + size, x:x + size].sum())
+            if total > best:
+                best, corner = total, (y, x)
+    return corner
+
+
+def report(result: dict[str, Any], found: list[Method], sheet: Path) -> str:
+    """The Markdown report: quality per scene and mean, then timing."""
+    names = [m.name for m in found]
+    labels = {m.name: m.label for m in found}
+    lines = [f"# `mcdenoise bench mc`: {len(result['scenes'])} scenes", "",
+             f"- Command: `{result['command']}`", f"- Machine: {result['machine']}",
+             f"- Model: {result['model']}",
+             f"- Inputs: {result['config']['spp']} spp; references: "
+             + ", ".join(sorted({str(r['reference_spp']) for r in result['scenes']})) + " spp "
+             f"(asked for {result['config']['reference_spp']})",
+             "- PSNR of x/(1+x) (dB, higher is better), relMSE (lower), SSIM of x/(1+x) (higher).",
+             "", "## Mean over scenes", "",
+             "| method | PSNR dB | relMSE | SSIM | s/frame |", "|---|---|---|---|---|"]
+    for name in names:
+        mean = result["mean"][name]
+        lines.append(f"| {labels[name]} | {mean['psnr']:.2f} | {mean['relmse']:.4f} | "
+                     f"{mean['ssim']:.4f} | {mean['seconds']:.3f} |")
+    lines += ["", "## Per scene (PSNR dB)", "",
+              "| scene | size | ref spp | " + " | ".join(labels[n] for n in names) + " |",
+              "|---|---|---|" + "---|" * len(names)]
+    for row in result["scenes"]:
+        lines.append(f"| {row['scene']} | {row['width']}x{row['height']} | {row['reference_spp']} | "
+                     + " | ".join(f"{row[n]['psnr']:.2f}" for n in names) + " |")
+    if result.get("speed"):
+        speed_result = result["speed"]
+        lines += ["", f"## Speed, one {speed_result['size']} frame with albedo and normal "
+                      f"(median of {speed_result['repeats']}, after a warm-up)", "",
+                  "| method | seconds |", "|---|---|"]
+        for name in names:
+            if name in speed_result:
+                lines.append(f"| {labels[name]} | {speed_result[name]['median_s']:.3f} |")
+    lines += ["", f"![contact sheet]({sheet.name})", ""]
+    return "\n".join(lines)
+
+
+def run_bench_mc(config: BenchMcConfig) -> int:
+    from mcdenoise.bench.machine import describe
+    from mcdenoise.nn.modelfile import ModelFileError
+
+    config.data = Path(config.data)
+    parse_size(config.speed_size)
+    try:
+        found = methods(config)
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    scenes = render_inputs(config)
+    rows, images = score_scenes(scenes, found)
+    json_path = Path(config.json)
+    sheet = json_path.with_name(json_path.stem + "_sheet.png")
+    model_path = config.model or "the shipped default model"
+    result: dict[str, Any] = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # no machine paths
+        "machine": describe(), "model": str(model_path),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "scenes": rows, "mean": means(rows, found)}
+    result["speed"] = speed(config, scenes[0].scene, found)
+    contact_sheet(rows, images, found, sheet)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1))
+    markdown = report(result, found, sheet)
+    json_path.with_suffix(".md").write_text(markdown)
+    print(markdown.split("## Per scene")[0].rstrip())
+    print(f"wrote {json_path}, {json_path.with_suffix('.md')} and {sheet}")
+    return 0

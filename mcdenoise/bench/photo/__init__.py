@@ -1,0 +1,1 @@
+"""`bench photo`: the paper's photographic experiments (images, noise, baselines, report)."""

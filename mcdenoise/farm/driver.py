@@ -1,0 +1,431 @@
+"""The render farm: noisy-pair datasets and many-pass references, scheduled on Ray.
+
+Work is split into items, each one Ray task that renders one EXR and writes it to the dataset
+directory itself (a path every node sees), so large arrays never travel through the driver:
+
+- ``noisy`` 0 and 1: the Noise2Noise pair, two seeds at ``spp``, colour + albedo + normal;
+- ``pass`` k: ``chunk_spp`` samples of the reference with a seed of its own (colour only);
+- ``reference``: a merge task that adds finished passes into ``reference.exr``, weighted by
+  sample count. The reference records which passes it holds, so none is ever counted twice
+  and asking for more spp later only renders the missing passes.
+
+The driver keeps a bounded number of tasks in flight (memory stays flat however many scenes
+are asked for) and is the only writer of the manifest (see manifest.py). Ray retries a task
+whose worker process dies; a scene that fails to load or render is recorded as failed and the
+other scenes go on. Seeds are a hash of (dataset seed, scene, kind, index): the same command
+renders the same images, and every pair and pass has its own noise.
+
+Directory layout::
+
+    DIR/dataset.json                    the settings every re-run must agree with
+    DIR/manifest.jsonl                  one line per finished item
+    DIR/scenes/<slug>/noisy_0.exr       noisy pair (half), colour + albedo + normal + depth
+    DIR/scenes/<slug>/noisy_1.exr
+    DIR/scenes/<slug>/passes/pass_0000.exr   reference passes (float), deleted once merged
+    DIR/scenes/<slug>/reference.exr     the merged reference (float), header spp = its samples
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
+
+TMP_MARKER = ".tmp-"
+
+
+@dataclass
+class DatasetConfig:
+    """`mcdenoise dataset`: render noisy pairs (and references) for many scenes on Ray."""
+    output: Path
+    scenes: str
+    spp: int = 64
+    reference_spp: int = 0
+    chunk_spp: int = 4096
+    width: int | None = None
+    height: int | None = None
+    max_depth: int | None = None
+    seed: int = 0
+    address: str | None = None
+    num_cpus: int | None = None
+    gpus_per_task: float = 0.0
+    variant: str | None = None
+    max_in_flight: int | None = None
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of farm work: one render (noisy, pass) or one merge (reference)."""
+    scene: str
+    kind: str
+    index: int
+    spp: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.scene}|{self.kind}|{self.index}"
+
+    @property
+    def path(self) -> str:
+        """Output path relative to the dataset directory."""
+        folder = f"scenes/{scene_slug(self.scene)}"
+        if self.kind == "noisy":
+            return f"{folder}/noisy_{self.index}.exr"
+        if self.kind == "pass":
+            return f"{folder}/passes/pass_{self.index:04d}.exr"
+        return f"{folder}/reference.exr"
+
+
+@dataclass
+class Summary:
+    rendered: int = 0
+    skipped: int = 0
+    failed: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+
+def scene_slug(scene: str) -> str:
+    """A directory name for a scene: 'interior:17' -> 'interior-17'; a file gets its stem plus
+    a short hash of its absolute path, so two scene.xml files do not collide."""
+    if scene.lower().endswith(".xml"):
+        digest = hashlib.sha1(str(Path(scene).resolve()).encode()).hexdigest()[:8]
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(scene).stem)}-{digest}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", scene)
+
+
+def item_seed(base: int, scene: str, kind: str, index: int) -> int:
+    digest = hashlib.blake2b(f"{base}|{scene}|{kind}|{index}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
+# -- planning --------------------------------------------------------------------------------
+def plan(config: DatasetConfig, scenes: list[str], done: dict[str, dict]) -> list[Item]:
+    """Items still to do, in order. ``done`` maps item keys to finished manifest records.
+
+    Reference passes top up: passes already rendered (merged or not) count towards
+    ``reference_spp``; new passes continue the index sequence, so each has a fresh seed.
+    """
+    items: list[Item] = []
+    for scene in scenes:
+        for index in (0, 1):
+            item = Item(scene, "noisy", index, config.spp, item_seed(config.seed, scene, "noisy", index))
+            if item.key not in done:
+                items.append(item)
+        if config.reference_spp <= 0:
+            continue
+        passes = {r["index"]: r["spp"] for r in done.values()
+                  if r["scene"] == scene and r["kind"] == "pass"}
+        remaining = config.reference_spp - sum(passes.values())
+        index = max(passes, default=-1) + 1
+        new_passes = []
+        while remaining > 0:
+            spp = min(config.chunk_spp, remaining)
+            new_passes.append(Item(scene, "pass", index, spp, item_seed(config.seed, scene, "pass", index)))
+            remaining -= spp
+            index += 1
+        items += new_passes
+        reference = done.get(Item(scene, "reference", 0, 0, 0).key)
+        merged = set(reference["passes"]) if reference else set()
+        if new_passes or set(passes) - merged:
+            items.append(Item(scene, "reference", 0, 0, 0))
+    return items
+
+
+# -- the work, run inside Ray workers ----------------------------------------------------------
+_renderer = None
+
+
+def _worker_renderer(variant: str | None, threads: int):
+    """One renderer per worker process, so its scene cache survives from task to task."""
+    global _renderer
+    if _renderer is None:
+        from renderers import get_renderer
+
+        _renderer = get_renderer(variant=variant)
+        if threads > 0:  # one task per CPU: Dr.Jit's own pool would oversubscribe the node
+            import drjit
+
+            drjit.set_thread_count(threads)
+    return _renderer
+
+
+def render_item(item: Item, root: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Render one noisy image or reference pass to ``root/item.path``; returns its record."""
+    from mcdenoise.core.exr import write_frame
+
+    renderer = _worker_renderer(config["variant"], config["threads"])
+    frame = renderer.render(item.scene, spp=item.spp, seed=item.seed, width=config["width"],
+                            height=config["height"], max_depth=config["max_depth"],
+                            aux=item.kind == "noisy")
+    path = Path(root) / item.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Passes are summed into a reference: keep full float precision.
+    write_frame(frame, path, precision="half" if item.kind == "noisy" else "float")
+    meta = frame.metadata
+    return {"width": frame.width, "height": frame.height, "renderer": meta["renderer"],
+            "renderer_version": meta["renderer_version"], "variant": meta["variant"],
+            "timings": meta["timings"], "sha256": sha256_file(path),
+            "samples": frame.width * frame.height * item.spp}
+
+
+def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, Any]:
+    """Add finished passes (index -> spp) that the reference does not hold yet into
+    ``reference.exr``, weighted by sample count; then delete the scene's pass files."""
+    from mcdenoise.core.exr import read_frame, write_frame
+
+    root_path = Path(root)
+    target = root_path / Item(scene, "reference", 0, 0, 0).path
+    total, spp, held, template = None, 0, [], None
+    if target.exists():
+        template = read_frame(target)
+        held = list(template.metadata.get("passes", []))
+        spp = int(template.metadata["spp"])
+        total = template.color.astype(np.float64) * spp
+    for index in sorted(set(passes) - set(held)):
+        frame = read_frame(root_path / Item(scene, "pass", index, 0, 0).path)
+        weighted = frame.color.astype(np.float64) * passes[index]
+        total = weighted if total is None else total + weighted
+        spp += passes[index]
+        held.append(index)
+        template = template or frame
+    if template is None:
+        raise RuntimeError(f"{scene}: no reference passes to merge")
+    metadata = {**template.metadata, "spp": spp, "passes": sorted(held), "seed": None,
+                "kind": "reference"}
+    reference = template.replace(color=(total / spp).astype(np.float32), metadata=metadata)
+    write_frame(reference, target, precision="float")
+    # Merged passes are now inside the reference. Any other pass file is a stray: a render that
+    # finished while Ctrl-C stopped the driver, never recorded, so never counted (a re-run
+    # renders new indices instead). The driver merges only when no pass of the scene is in
+    # flight, so every file here can go.
+    passes_dir = (root_path / Item(scene, "pass", 0, 0, 0).path).parent
+    for path in passes_dir.glob("pass_*.exr"):
+        path.unlink(missing_ok=True)
+    return {"spp": spp, "passes": sorted(held), "sha256": sha256_file(target),
+            "width": reference.width, "height": reference.height}
+
+
+# -- the driver -----------------------------------------------------------------------------
+def check_settings(config: DatasetConfig) -> None:
+    """A re-run must render the same kind of images as the first run into the same DIR."""
+    path = Path(config.output) / "dataset.json"
+    settings = {"spp": config.spp, "width": config.width, "height": config.height,
+                "max_depth": config.max_depth, "seed": config.seed}
+    if path.exists():
+        old = json.loads(path.read_text())
+        changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if changed:
+            detail = ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in changed.items())
+            raise ValueError(f"{config.output} holds a dataset with other settings ({detail}); "
+                             "use a new directory or the original settings")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + TMP_MARKER + str(os.getpid()))
+    tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def remove_temporaries(root: Path) -> int:
+    """Delete files a killed worker left half-written (they never carry a final name)."""
+    count = 0
+    for path in root.rglob(f"*{TMP_MARKER}*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def finished_items(root: Path) -> dict[str, dict]:
+    """Manifest records of items that are really finished: done, and their file is there (or,
+    for a reference pass, merged into a reference that is there)."""
+    records = {k: r for k, r in read_manifest(root).items() if r.get("status") == "done"}
+    merged = {(r["scene"], index) for r in records.values() if r["kind"] == "reference"
+              and (root / r["path"]).exists() for index in r["passes"]}
+    return {k: r for k, r in records.items() if (root / r["path"]).exists()
+            or (r["kind"] == "pass" and (r["scene"], r["index"]) in merged)}
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None):
+    """Join the cluster at ``address``, or start a local one (dashboard off) and return it."""
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    if address:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    else:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, local cluster
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                 logging_level=logging.ERROR, log_to_driver=False)
+    return ray
+
+
+def run_dataset(config: DatasetConfig,
+                on_progress: Callable[[Summary, int], None] | None = None) -> Summary:
+    """Render everything ``config`` asks for that DIR does not hold yet; returns a summary.
+
+    ``on_progress(summary, total_items)`` is called after every finished item.
+    """
+    import scenes as scene_family
+
+    root = Path(config.output)
+    names = scene_family.parse_spec(config.scenes)
+    if not names:
+        raise ValueError(f"scene spec {config.scenes!r} names no scenes")
+    check_settings(config)
+    remove_temporaries(root)
+    done = finished_items(root)
+    todo = plan(config, names, done)
+    summary = Summary(skipped=_count_planned_without(config, names) - len(todo))
+    if not todo:
+        if on_progress:
+            on_progress(summary, 0)
+        return summary
+
+    import ray as ray_module
+
+    owns_ray = not ray_module.is_initialized()
+    ray = start_ray(config.address, config.num_cpus)
+    started = time.perf_counter()
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    threads = 1 if config.gpus_per_task <= 0 else 0
+    worker_config = {"variant": config.variant or ("cuda_ad_rgb" if config.gpus_per_task > 0 else None),
+                     "threads": threads, "width": config.width, "height": config.height,
+                     "max_depth": config.max_depth}
+    options = {"num_cpus": 1, "num_gpus": config.gpus_per_task, "max_retries": config.retries}
+    render_task = ray.remote(render_item).options(**options)
+    merge_task = ray.remote(merge_reference).options(num_cpus=1, max_retries=config.retries)
+    limit = config.max_in_flight or 2 * cpus
+
+    waiting_merge = {item.scene: item for item in todo if item.kind == "reference"}
+    queue = [item for item in todo if item.kind != "reference"]
+    pending_renders = {scene: sum(1 for i in queue if i.scene == scene and i.kind == "pass")
+                       for scene in waiting_merge}
+    failed_scenes: dict[str, str] = {}
+    in_flight: dict[Any, Item] = {}
+    total = len(todo)
+
+    def submit(item: Item) -> None:
+        if item.kind == "reference":
+            passes = {r["index"]: r["spp"] for r in done.values()
+                      if r["scene"] == item.scene and r["kind"] == "pass"}
+            in_flight[merge_task.remote(item.scene, str(root), passes)] = item
+        else:
+            in_flight[render_task.remote(item, str(root), worker_config)] = item
+
+    def merge_if_ready(scene: str) -> None:
+        if scene in waiting_merge and pending_renders.get(scene, 0) == 0 and scene not in failed_scenes:
+            queue.insert(0, waiting_merge.pop(scene))
+
+    for scene in list(waiting_merge):
+        merge_if_ready(scene)
+    with ManifestWriter(root) as manifest:
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < limit:
+                    item = queue.pop(0)
+                    if item.scene in failed_scenes:
+                        _record_failure(manifest, summary, item, failed_scenes[item.scene])
+                        continue
+                    submit(item)
+                if not in_flight:
+                    continue
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                item = in_flight.pop(ready[0])
+                base = {"key": item.key, "scene": item.scene, "kind": item.kind,
+                        "index": item.index, "seed": item.seed, "spp": item.spp, "path": item.path}
+                try:
+                    result = ray.get(ready[0])
+                except Exception as error:  # the task's own exception, re-raised by Ray
+                    message = _task_error(error)
+                    failed_scenes.setdefault(item.scene, message)
+                    _record_failure(manifest, summary, item, message)
+                else:
+                    record = {**base, **result, "status": "done"}
+                    manifest.append(record)
+                    done[item.key] = record
+                    summary.rendered += 1
+                    summary.samples += result.get("samples", 0)
+                if item.kind == "pass":
+                    pending_renders[item.scene] -= 1
+                    merge_if_ready(item.scene)
+                summary.seconds = time.perf_counter() - started
+                if on_progress:
+                    on_progress(summary, total)
+            for scene, item in waiting_merge.items():  # scenes whose passes failed
+                _record_failure(manifest, summary, item, failed_scenes.get(scene, "passes failed"))
+        except KeyboardInterrupt:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            summary.seconds = time.perf_counter() - started
+            if owns_ray:
+                ray.shutdown()
+            remove_temporaries(root)
+    return summary
+
+
+def run_with_progress(config: DatasetConfig, desc: str = "dataset") -> Summary:
+    """``run_dataset`` behind a progress bar (items/s and ETA from tqdm, samples/s and failures
+    as postfix); the scenes that failed are listed on stderr afterwards."""
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(unit="item", desc=desc, disable=None, leave=False)
+
+    def progress(summary: Summary, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{summary.samples_per_second / 1e6:.2f} Msamples/s, "
+                            f"{summary.failed} failed", refresh=False)
+        bar.update(summary.rendered + summary.failed - bar.n)
+
+    try:
+        summary = run_dataset(config, on_progress=progress)
+    finally:
+        bar.close()
+    for scene, error in summary.errors.items():
+        print(f"  failed: {scene}: {error}", file=sys.stderr)
+    return summary
+
+
+def _count_planned_without(config: DatasetConfig, names: list[str]) -> int:
+    """Number of items a fresh directory would need (for the 'skipped' count)."""
+    return len(plan(config, names, {}))
+
+
+def _record_failure(manifest: ManifestWriter, summary: Summary, item: Item, message: str) -> None:
+    manifest.append({"key": item.key, "scene": item.scene, "kind": item.kind, "index": item.index,
+                     "seed": item.seed, "spp": item.spp, "path": item.path, "status": "failed",
+                     "error": message})
+    summary.failed += 1
+    summary.errors.setdefault(item.scene, message)
+
+
+def _task_error(error: Exception) -> str:
+    """The original error's message, without Ray's traceback wrapping."""
+    cause = getattr(error, "cause", None)
+    text = str(cause) if cause is not None else str(error)
+    return text.strip().splitlines()[-1] if text.strip() else type(error).__name__
+
+
+def config_dict(config: DatasetConfig) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}

@@ -1,0 +1,1 @@
+"""Inference: denoising frames with a trained model, tiling, and the `denoise` command."""

@@ -1,0 +1,168 @@
+"""The Noise2Noise U-Net (Lehtinen et al. 2018, Table 2), small enough to read top to bottom.
+
+    input (N, C_in, H, W), H and W multiples of 32
+    encoder: two convs of `width`, then 5 x (max-pool 2, conv `width`), then one more conv
+    decoder: 5 x (nearest x2 upsample, concat the skip, two convs of 2 * `width`);
+             the last concat is with the input itself, followed by convs of
+             4/3 * `width` and 2/3 * `width` (64 and 32 for the paper's 48) and a linear
+             conv to C_out
+    output (N, C_out, H, W)
+
+Two optional heads on the same network (UNetConfig): ``residual`` adds the input colour to the
+last conv's output, and ``kernel`` turns the last conv into per-pixel filter kernels that
+average the input colour (kernel prediction; the trainer's default, see train.py).
+
+Every conv is 3x3 with padding 1, followed by leaky ReLU 0.1, except the last (linear);
+no batch norm; He initialisation. The paper's width 48 has about 1.0 M parameters for 9
+input channels. What the channels mean (tonemapped colour in, linear HDR out) is the
+business of transform.py, not of this file.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mcdenoise.core.color import GAMMA
+
+NAME = "n2n-unet"
+# Width presets: the paper's 48, a lighter 32 (about 2.2x cheaper), and 16 for tests.
+WIDTHS = (48, 32, 16)
+POOLS = 5
+MULTIPLE = 2 ** POOLS  # H and W must be multiples of this
+SLOPE = 0.1
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    in_channels: int = 9
+    out_channels: int = 3
+    width: int = 48
+    # residual: the output is the first three input channels (the tonemapped colour) plus
+    # the last conv, which starts at zero, so an untrained net returns its input instead of
+    # noise and short CPU runs start from the input's PSNR rather than far below it.
+    residual: bool = False
+    # kernel > 0: kernel prediction (as in Bako et al. 2017's KPCN) instead of colour: the
+    # last conv gives kernel^2 logits per pixel, softmax makes them weights, and the output
+    # is the weighted mean of the kernel x kernel neighbourhood of the input colour (the first
+    # three input channels). An output can then never leave the range of its neighbours
+    # (no colour cast, no invented detail), and the untrained net (zero last conv) is a box
+    # filter, which already beats a noisy input.
+    kernel: int = 0
+    # Where kernels average: "tonemapped" (the input channels as they are; robust to
+    # fireflies but biased dark, since the mean of tonemapped values is below the tonemapped
+    # mean) or "linear" (the input colour untonemapped back to linear HDR first, so the
+    # average keeps the energy; the output is then linear HDR, output map "linear").
+    kernel_space: str = "tonemapped"
+
+    def to_dict(self) -> dict:
+        return {"name": NAME, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, card: dict) -> "UNetConfig":
+        if card.get("name", NAME) != NAME:
+            raise ValueError(f"unknown architecture {card.get('name')!r} (expected {NAME!r})")
+        return cls(int(card["in_channels"]), int(card["out_channels"]), int(card["width"]),
+                   bool(card.get("residual", False)), int(card.get("kernel", 0)),
+                   card.get("kernel_space", "tonemapped"))
+
+
+def conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+class UNet(nn.Module):
+    def __init__(self, config: UNetConfig):
+        super().__init__()
+        self.config = config
+        w, n, m = config.width, config.in_channels, config.out_channels
+        head1, head2 = round(4 * w / 3), round(2 * w / 3)
+        self.enc0 = conv(n, w)
+        self.enc1 = conv(w, w)
+        # enc[k] follows pool k+1 (k = 0..4); enc[5] is the bottleneck conv after pool 5.
+        self.enc = nn.ModuleList(conv(w, w) for _ in range(POOLS))
+        # dec[k]: the decoder level that upsamples to resolution 1/2^k, k = 4..1 (index 0..3).
+        self.dec_a = nn.ModuleList([conv(2 * w, 2 * w)] + [conv(3 * w, 2 * w) for _ in range(POOLS - 2)])
+        self.dec_b = nn.ModuleList(conv(2 * w, 2 * w) for _ in range(POOLS - 1))
+        self.out_a = conv(2 * w + n, head1)
+        self.out_b = conv(head1, head2)
+        if config.kernel and (config.kernel % 2 == 0 or config.residual):
+            raise ValueError("kernel must be odd, and kernel prediction is not residual")
+        if config.kernel_space not in ("tonemapped", "linear"):
+            raise ValueError(f"kernel_space must be tonemapped or linear, not {config.kernel_space!r}")
+        self.out_c = conv(head2, config.kernel ** 2 if config.kernel else m)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He initialisation for leaky ReLU 0.1 (linear gain on the last conv); zero biases."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, a=SLOPE, nonlinearity="leaky_relu")
+                nn.init.zeros_(module.bias)
+        nn.init.kaiming_normal_(self.out_c.weight, nonlinearity="linear")
+        if self.config.residual or self.config.kernel:
+            nn.init.zeros_(self.out_c.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, H, W) -> (N, C_out, H, W); H and W must be multiples of 32."""
+        if x.shape[-1] % MULTIPLE or x.shape[-2] % MULTIPLE:
+            raise ValueError(f"U-Net input must be a multiple of {MULTIPLE} pixels on each side, "
+                             f"got {tuple(x.shape[-2:])} (pad it: transform.pad_to_multiple)")
+        act = lambda t: F.leaky_relu(t, SLOPE)  # noqa: E731
+        skips = [x]
+        h = act(self.enc1(act(self.enc0(x))))
+        for k in range(POOLS):
+            h = F.max_pool2d(h, 2)
+            if k < POOLS - 1:
+                skips.append(h)  # pool1 .. pool4 outputs feed the decoder
+            h = act(self.enc[k](h))
+        # h is now enc_conv6 at 1/32 resolution; walk back up.
+        for k in range(POOLS - 1):
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = torch.cat([h, skips.pop()], dim=1)
+            h = act(self.dec_b[k](act(self.dec_a[k](h))))
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        h = torch.cat([h, skips.pop()], dim=1)
+        h = act(self.out_b(act(self.out_a(h))))
+        # The HDR output needs more precision than bf16's 8 bits: the last conv runs in fp32.
+        with torch.autocast(x.device.type, enabled=False):
+            out = self.out_c(h.float())
+            if self.config.kernel:
+                image = x[:, :self.config.out_channels].float()
+                if self.config.kernel_space == "linear":
+                    image = untonemap(image)
+                return apply_kernels(out, image, self.config.kernel)
+            return out + x[:, :out.shape[1]].float() if self.config.residual else out
+
+
+def untonemap(t: torch.Tensor) -> torch.Tensor:
+    """Inverse of the input tonemap T(v) = (v / (1 + v))^(1/2.2) (transform.py): [0, 1) -> linear."""
+    w = t.clamp(0.0, 1.0 - 1e-6).pow(GAMMA)
+    return w / (1.0 - w)
+
+
+def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch.Tensor:
+    """Per-pixel filtering: logits (N, size^2, H, W), image (N, C, H, W) -> (N, C, H, W), each
+    output pixel the softmax(logits)-weighted mean of the image's size x size neighbourhood
+    (edges replicated). One shifted multiply-add per tap: no (N, C * size^2, H, W) unfold,
+    which at 1080p would be a gigabyte."""
+    h, w = image.shape[-2:]
+    pad = size // 2
+    # Plain (NCHW) layout: per-channel slices of it are contiguous, unlike channels_last.
+    padded = F.pad(image.contiguous(), (pad, pad, pad, pad), mode="replicate")
+    weights = torch.softmax(logits.contiguous(), dim=1)
+    out = torch.zeros_like(image)
+    for tap in range(size * size):
+        dy, dx = divmod(tap, size)
+        out += padded[:, :, dy:dy + h, dx:dx + w] * weights[:, tap:tap + 1]
+    return out
+
+
+def build(config: UNetConfig) -> UNet:
+    return UNet(config)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

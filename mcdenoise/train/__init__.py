@@ -1,0 +1,1 @@
+"""Training: configuration and presets, data, the loop, and the Monte Carlo task."""

@@ -1,0 +1,64 @@
+"""`mcdenoise bench mc` end to end on a tiny render: scores, report, sheet, timing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from mcdenoise.bench.mc import detail_crop, parse_size
+from mcdenoise.cli import main
+from mcdenoise.core.metrics import ssim
+from service_support import make_model
+
+
+def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys):
+    import ray
+
+    model = make_model(tmp_path / "ours.safetensors", width=16)
+    out = tmp_path / "report" / "mc.json"
+    try:
+        code = main(["bench", "mc", "--json", str(out), "--scenes", "cornell:9000,interior:9000",
+                     "--spp", "8", "--reference-spp", "64", "--chunk-spp", "64", "--width", "32",
+                     "--data", str(tmp_path / "data"), "--model", str(model),
+                     "--clean-model", str(model), "--speed-size", "64x32", "--repeats", "1",
+                     "--num-cpus", "2"])
+    finally:
+        ray.shutdown()
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert [r["scene"] for r in result["scenes"]] == ["cornell:9000", "interior:9000"]
+    for row in result["scenes"]:
+        assert row["reference_spp"] == 64 and row["width"] == 32
+        for method in ("noisy", "oidn", "ours", "ours_clean"):
+            assert np.isfinite([row[method]["psnr"], row[method]["relmse"], row[method]["ssim"]]).all()
+        # OIDN on 8 spp is far better than the input; our random-weight model is not.
+        assert row["oidn"]["psnr"] > row["noisy"]["psnr"] + 2
+        assert row["ours"]["psnr"] == row["ours_clean"]["psnr"]  # same model, same numbers
+    assert result["mean"]["oidn"]["psnr"] > result["mean"]["noisy"]["psnr"]
+    assert result["speed"]["size"] == "64x32" and result["speed"]["ours"]["median_s"] > 0
+    assert result["speed"]["oidn"]["median_s"] > 0
+    report = out.with_suffix(".md").read_text()
+    assert "| OIDN (high) |" in report and "cornell:9000" in report and "mc_sheet.png" in report
+    sheet = Image.open(out.with_name("mc_sheet.png"))
+    assert sheet.width >= 5 * 32 and sheet.height >= 2 * (32 + 2 * 32)  # 5 columns, 2 rows
+    assert "ours (noisy targets)" in capsys.readouterr().out
+
+
+def test_bench_mc_helpers():
+    assert parse_size("1920x1080") == (1920, 1080) and parse_size("0") is None
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[80:90, 20:30] = 255  # the only detail
+    y, x = detail_crop(image)
+    assert y <= 80 and y + 64 >= 90 and x <= 20 and x + 64 >= 30
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 2, (32, 32, 3))
+    assert ssim(a, a) > 0.9999 and ssim(a + rng.normal(0, 0.3, a.shape).clip(-a, None), a) < 0.9
+
+
+def test_bench_mc_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch):
+    import mcdenoise.nn.modelfile
+
+    monkeypatch.setattr(mcdenoise.nn.modelfile, "DEFAULT_MODEL", tmp_path / "none.safetensors")
+    assert main(["bench", "mc", "--json", str(tmp_path / "x.json")]) == 2
+    assert "--model" in capsys.readouterr().err

@@ -1,0 +1,249 @@
+"""The photographic benchmark: noise models and their statistics, the Anscombe inverse, the
+training crops, the image sets, and `mcdenoise bench photo --quick` end to end on the shared
+images for all five noises (tiny crops, a few steps: it proves the wiring, not the quality)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import SHARED
+from mcdenoise import cli
+from mcdenoise.bench.photo import baselines
+from mcdenoise.bench.photo import noise as noises
+from mcdenoise.bench.photo.images import NoisyCrops, load_test_set, psnr8, training_paths
+
+IMAGES = SHARED / "data" / "images"
+
+
+def flat(value: float, size: int = 256) -> np.ndarray:
+    return np.full((size, size, 3), value, np.float32)
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# -- noise models -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(noises.MODELS))
+def test_every_noise_is_a_seeded_function(name):
+    clean = rng(9).random((64, 64, 3), dtype=np.float32)
+    value = noises.get(name).test_value
+    a, mask_a = noises.corrupt(name, clean, value, rng(1))
+    b, mask_b = noises.corrupt(name, clean, value, rng(1))
+    c, _ = noises.corrupt(name, clean, value, rng(2))
+    assert a.shape == clean.shape and a.dtype == np.float32 and mask_a.shape == (64, 64, 1)
+    assert np.array_equal(a, b) and np.array_equal(mask_a, mask_b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, clean)
+
+
+def test_gaussian_is_zero_mean_with_sigma_in_8bit_levels():
+    clean = flat(0.5)
+    noisy, mask = noises.gaussian(clean, 25.0, rng())
+    error = noisy - clean
+    assert abs(error.mean()) < 1e-3
+    assert error.std() == pytest.approx(25 / 255, rel=0.01)
+    assert (noises.gaussian(flat(0.02), 25.0, rng())[0] < 0).any()  # no clipping at 0
+    assert mask.min() == 1.0
+
+
+@pytest.mark.parametrize("lam", [5.0, 30.0])
+@pytest.mark.parametrize("x", [0.1, 0.7])
+def test_poisson_mean_is_the_signal_and_variance_signal_over_lambda(lam, x):
+    noisy, _ = noises.poisson(flat(x), lam, rng())
+    assert noisy.mean() == pytest.approx(x, rel=0.01)
+    assert noisy.var() == pytest.approx(x / lam, rel=0.03)
+    counts = noisy * lam
+    assert np.allclose(counts, np.round(counts), atol=1e-4)  # photon counts over lambda
+
+
+def test_bernoulli_drops_whole_pixels_and_the_mask_marks_the_kept_ones():
+    clean = rng(3).random((256, 256, 3), dtype=np.float32) * 0.9 + 0.1
+    noisy, mask = noises.bernoulli(clean, 0.5, rng())
+    dropped = (noisy == 0).all(axis=2)
+    assert dropped.mean() == pytest.approx(0.5, abs=0.01)
+    assert np.array_equal(mask[..., 0] == 0, dropped)
+    assert np.array_equal(noisy[~dropped], clean[~dropped])
+    assert not ((noisy == 0).any(axis=2) & ~dropped).any()  # all channels together
+
+
+def test_impulse_replaces_a_fraction_p_by_uniform_colours():
+    clean = flat(0.3)
+    noisy, _ = noises.impulse(clean, 0.7, rng())
+    hit = (noisy != clean).any(axis=2)
+    assert hit.mean() == pytest.approx(0.7, abs=0.01)
+    values = noisy[hit]
+    assert values.mean() == pytest.approx(0.5, abs=0.01)
+    assert values.var() == pytest.approx(1 / 12, rel=0.03)
+    assert values.min() >= 0 and values.max() <= 1
+    assert np.array_equal(noisy[~hit], clean[~hit])
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.25, 0.5])
+def test_text_covers_about_a_fraction_p_with_solid_coloured_strings(p):
+    clean = rng(4).random((128, 192, 3), dtype=np.float32)
+    covered, colours = noises.text_mask((128, 192), p, rng(5))
+    assert p <= covered.mean() <= p + 0.08
+    noisy, _ = noises.text(clean, p, rng(5))
+    assert np.array_equal(noisy[~covered], clean[~covered])
+    assert np.array_equal(noisy[covered], colours[covered])
+    if p:  # strings are solid: far fewer distinct colours than covered pixels
+        assert len(np.unique(colours[covered], axis=0)) < covered.sum() / 20
+
+
+def test_training_parameters_are_drawn_from_the_range():
+    draws = [noises.get("gaussian").sample(rng(k)) for k in range(400)]
+    assert 0 <= min(draws) < 5 and 45 < max(draws) <= 50
+    assert all(2 <= noises.get("poisson").sample(rng(k), 2, 3) <= 3 for k in range(50))
+
+
+# -- Anscombe ---------------------------------------------------------------------------------
+def test_expected_anscombe_matches_sampling():
+    for lam in (0.3, 2.0, 30.0):
+        sampled = baselines.anscombe(rng().poisson(lam, 400_000)).mean()
+        assert baselines.expected_anscombe(lam)[0] == pytest.approx(sampled, abs=3e-3)
+
+
+def test_exact_inverse_is_unbiased_where_the_algebraic_one_is_not():
+    lam = np.array([0.0, 0.05, 0.5, 1.0, 3.0, 10.0, 30.0, 150.0])
+    expected = baselines.expected_anscombe(lam)
+    assert np.allclose(baselines.inverse_anscombe_exact(expected), lam, atol=2e-3, rtol=1e-4)
+    algebraic = baselines.inverse_anscombe_algebraic(expected)
+    assert abs(algebraic[3] - 1.0) > 0.15  # the plain inverse is biased at low counts
+    # Beyond the table the closed form takes over, continuously.
+    top = baselines.expected_anscombe([baselines.EXACT_TABLE_MAX * 2])
+    assert baselines.inverse_anscombe_exact(top)[0] == pytest.approx(2 * baselines.EXACT_TABLE_MAX, rel=1e-5)
+    assert baselines.inverse_anscombe_exact(np.array([0.5]))[0] == 0.0  # below E[A | 0]
+    assert baselines.anscombe(np.array([0.0]))[0] == pytest.approx(2 * math.sqrt(3 / 8))
+
+
+def test_psnr8_rounds_and_clips_like_a_saved_image():
+    clean = np.full((4, 4, 3), 100, np.uint8)
+    assert psnr8(clean / 255.0 + 0.001, clean) == math.inf  # rounds back to 100
+    estimate = np.full((4, 4, 3), 110 / 255.0)
+    assert psnr8(estimate, clean) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+    assert psnr8(np.full((4, 4, 3), 2.0), clean) == psnr8(np.full((4, 4, 3), 1.0), clean)
+
+
+# -- image sets and training crops --------------------------------------------------------------
+def test_training_images_leave_out_the_bsd300_test_images():
+    paths, dropped = training_paths(IMAGES, test_sets=["kodak24", "bsd300", "set14"])
+    overlap = set((IMAGES / "train" / "cbsd432_overlap_with_bsd300_test.txt").read_text().split())
+    test_names = {p.stem for p in (IMAGES / "bsd300_test").iterdir()}
+    assert len(overlap) == 32 and set(dropped) == overlap
+    assert len(paths) == 400 and not {p.stem for p in paths} & test_names
+    grey = dict(load_test_set(IMAGES, "set14"))["bridge"]
+    assert grey.shape[2] == 3 and grey.dtype == np.uint8
+
+
+def test_noisy_crops_are_deterministic_and_share_the_input_across_target_kinds():
+    images = [np.asarray(rng(k).integers(0, 256, (80, 96, 3)), np.uint8) for k in range(3)]
+    noisy = NoisyCrops(images, "bernoulli", 32, "noisy", seed=7)
+    clean = NoisyCrops(images, "bernoulli", 32, "clean", seed=7)
+    for index in (0, 5, 11):
+        a, b, c = noisy[index], noisy[index], clean[index]
+        assert a["input"].shape == (3, 32, 32) and a["mask"].shape == (1, 32, 32)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert torch.equal(a["input"], c["input"])  # same input noise for both target kinds
+        assert torch.equal(c["mask"], torch.ones(1, 32, 32))
+        # The noisy target is the clean crop with its own dropped pixels, given by its mask.
+        kept = a["mask"].bool().expand(3, -1, -1)
+        assert torch.equal(a["target"][kept], c["target"][kept])
+        assert (a["target"][~kept] == 0).all()
+        assert not torch.equal(a["target"], a["input"])
+        # The clean target is a rotated/mirrored window of one of the images.
+        window = (c["target"].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
+        found = False
+        for image in images:
+            for k in range(4):
+                for flip in (False, True):
+                    view = np.rot90(window, -k) if not flip else np.rot90(window[:, ::-1], -k)
+                    for y in range(image.shape[0] - 31):
+                        hits = np.where((image[y, :image.shape[1] - 31] == view[0, 0]).all(axis=1))[0]
+                        found |= any(np.array_equal(image[y:y + 32, x:x + 32], view) for x in hits)
+        assert found
+    with pytest.raises(ValueError, match="crop"):
+        NoisyCrops(images, "gaussian", 96, "noisy")
+
+
+# -- the command --------------------------------------------------------------------------------
+def bench(tmp_path, noise: str, *extra: str) -> tuple[int, dict]:
+    out = tmp_path / f"{noise}.json"
+    code = cli.main(["bench", "photo", "--noise", noise, "--quick", "--data-root", str(IMAGES),
+                     "--work", str(tmp_path / "work" / noise), "--json", str(out), *extra])
+    return code, json.loads(out.read_text()) if out.exists() else {}
+
+
+def check_outputs(tmp_path, noise: str, result: dict, variants: list[str]) -> str:
+    assert list(result["variants"]) == variants
+    for variant in result["variants"].values():
+        assert variant["steps"] == 6 and variant["skipped"] == 0
+        assert set(variant["sets"]) == {"kodak24", "bsd300", "set14"}
+        assert all(math.isfinite(s["psnr"]) for s in variant["sets"].values())
+        assert [h["step"] for h in variant["val"]] == [0, 3, 6]
+    assert math.isfinite(result["baselines"]["input"]["average"])
+    for suffix in ("_crops.png", "_curves.png"):
+        with Image.open(tmp_path / f"{noise}{suffix}") as image:
+            assert image.size[0] > 300 and image.size[1] > 150
+    report = (tmp_path / f"{noise}.md").read_text()
+    assert "| Kodak |" in report and "| Average |" in report
+    return report
+
+
+def test_bench_photo_gaussian_noisy_and_clean_targets_with_bm3d(tmp_path, capsys):
+    code, result = bench(tmp_path, "gaussian", "--targets", "noisy,clean")
+    assert code == 0
+    report = check_outputs(tmp_path, "gaussian", result, ["clean-l2", "noisy-l2"])
+    assert "paper: clean targets" in report and "32.50" in report
+    assert "noisy minus clean targets" in report
+    # Six steps barely move the residual net from its input: it scores near the input.
+    clean_run = result["variants"]["clean-l2"]
+    assert abs(clean_run["average"] - result["baselines"]["input"]["average"]) < 1.0
+    if baselines.bm3d_available():
+        bm3d = result["baselines"]["bm3d"]
+        assert bm3d["average"] > result["baselines"]["input"]["average"] + 3
+        assert "| BM3D" in report or "BM3D |" in report
+    else:
+        assert "bm3d package is not installed" in report
+    # Repeating the command reuses the finished runs: same numbers, no training.
+    capsys.readouterr()
+    code, again = bench(tmp_path, "gaussian", "--targets", "noisy,clean")
+    assert code == 0 and "reused" in capsys.readouterr().out
+    assert again["variants"]["noisy-l2"]["average"] == result["variants"]["noisy-l2"]["average"]
+    # A longer run of the same recipe continues only with --resume.
+    code, _ = bench(tmp_path, "gaussian", "--targets", "noisy", "--steps", "8")
+    assert code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_bench_photo_poisson_has_the_anscombe_baseline(tmp_path):
+    code, result = bench(tmp_path, "poisson", "--test-sets", "kodak24,bsd300,set14")
+    assert code == 0
+    check_outputs(tmp_path, "poisson", result, ["noisy-l2"])
+    if baselines.bm3d_available():
+        assert result["baselines"]["anscombe_bm3d"]["average"] > result["baselines"]["input"]["average"] + 3
+    else:
+        assert "unavailable" in result["baselines"]["anscombe_bm3d"]
+
+
+@pytest.mark.parametrize("noise, losses, variants", [
+    ("bernoulli", None, ["noisy-masked_l2"]),
+    ("text", "l2,l1", ["noisy-l2", "noisy-l1"]),
+    ("impulse", "l0", ["noisy-l0"]),
+])
+def test_bench_photo_other_noises_and_loss_studies(tmp_path, noise, losses, variants):
+    code, result = bench(tmp_path, noise, *(["--losses", losses] if losses else []))
+    assert code == 0
+    check_outputs(tmp_path, noise, result, variants)
+
+
+def test_bench_photo_refuses_bad_flags(tmp_path, capsys):
+    assert bench(tmp_path, "gaussian", "--losses", "masked_l2")[0] == 2
+    assert "masked_l2" in capsys.readouterr().err
+    assert bench(tmp_path, "gaussian", "--test-sets", "kodak24,urban100")[0] == 2
+    assert "--test-sets" in capsys.readouterr().err
+    assert bench(tmp_path, "gaussian", "--crop", "48")[0] == 2

@@ -1,0 +1,218 @@
+"""The network, the transform, the losses, the metrics and the model file (no rendering here)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mcdenoise.nn import loss as losses
+from mcdenoise.core.frame import Frame
+from mcdenoise.infer.denoise import Denoiser, denoise, load_denoiser
+from mcdenoise.core.metrics import channel_ratio, psnr, relmse
+from mcdenoise.nn.model import UNet, UNetConfig, parameter_count
+from mcdenoise.nn.modelfile import CARD_KEY, ModelFileError, read_card, save_model
+from mcdenoise.nn.transform import (KEY, LUMINANCE, V1, Z1, Transform, decode_output,
+                                 exposure_scale, frame_input, network_target, output_to_hdr,
+                                 pad_to_multiple, tonemap_input, transform_for)
+
+
+def frame(h: int = 40, w: int = 56, seed: int = 0, brightness: float = 1.0) -> Frame:
+    rng = np.random.default_rng(seed)
+    color = rng.gamma(1.0, 0.3, (h, w, 3)).astype(np.float32) * brightness
+    normal = rng.normal(size=(h, w, 3)).astype(np.float32)
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    return Frame(color=color, albedo=rng.uniform(0, 1, (h, w, 3)).astype(np.float32), normal=normal,
+                 alpha=np.ones((h, w), np.float32), metadata={"scene": "test"})
+
+
+@pytest.mark.parametrize("channels", [3, 6, 9])
+def test_unet_shapes_and_width_presets(channels):
+    x = torch.rand(2, channels, 64, 96)
+    for width in (16, 32):
+        assert UNet(UNetConfig(channels, 3, width))(x).shape == (2, 3, 64, 96)
+    # The paper's network: about 0.99 M parameters with 3 input channels.
+    assert parameter_count(UNet(UNetConfig(3, 3, 48))) == 991_203
+    with pytest.raises(ValueError, match="multiple of 32"):
+        UNet(UNetConfig(channels, 3, 16))(torch.rand(1, channels, 40, 64))
+
+
+def test_residual_unet_starts_as_the_identity_on_its_colour_and_survives_the_card():
+    x = torch.rand(2, 9, 64, 64)
+    net = UNet(UNetConfig(9, 3, 16, residual=True))
+    assert torch.equal(net(x), x[:, :3])  # zero-initialised last conv: output = input colour
+    with torch.no_grad():
+        net.out_c.bias.fill_(0.25)
+    assert torch.allclose(net(x), x[:, :3] + 0.25)
+    assert UNetConfig.from_dict(net.config.to_dict()) == net.config
+    assert UNetConfig.from_dict({"in_channels": 9, "out_channels": 3, "width": 16}).residual is False
+
+
+@pytest.mark.parametrize("space", ["tonemapped", "linear"])
+def test_kernel_prediction_averages_the_input_colour_and_never_leaves_its_range(space):
+    import torch.nn.functional as F
+
+    from mcdenoise.nn.model import untonemap
+
+    x = torch.rand(1, 9, 32, 64) * 0.9
+    net = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space=space))
+    colour = x[:, :3] if space == "tonemapped" else untonemap(x[:, :3])
+    box = F.avg_pool2d(F.pad(colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert torch.allclose(net(x), box, atol=1e-5)  # zero last conv: equal weights, a box filter
+    torch.nn.init.normal_(net.out_c.weight, std=1.0)  # any kernels: a convex combination
+    out = net(x)
+    low = -F.max_pool2d(F.pad(-colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    high = F.max_pool2d(F.pad(colour, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert (out >= low - 1e-5).all() and (out <= high + 1e-5).all()
+    assert UNetConfig.from_dict(net.config.to_dict()) == net.config
+    with pytest.raises(ValueError, match="odd"):
+        UNet(UNetConfig(9, 3, 16, kernel=4))
+
+
+def test_pad_to_multiple_reflects_and_handles_tiny_images():
+    x = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 1, 5, 7)
+    padded, (h, w) = pad_to_multiple(x)
+    assert padded.shape == (1, 1, 32, 32) and (h, w) == (5, 7)
+    assert torch.equal(padded[..., :5, :7], x)
+    assert padded[0, 0, 5, 0] == x[0, 0, 3, 0]  # reflection, not replication or zeros
+    one, _ = pad_to_multiple(torch.ones(1, 3, 1, 1))
+    assert one.shape == (1, 3, 32, 32) and torch.all(one == 1)
+
+
+def test_transform_tonemaps_colour_only_and_is_exposure_invariant():
+    f = frame()
+    t = transform_for("full")
+    x, scale = frame_input(t, f)
+    assert x.shape == (9, 40, 56) and x.dtype == np.float32
+    assert 0 <= x[:3].min() and x[:3].max() < 1
+    np.testing.assert_array_equal(x[3:6], f.albedo.transpose(2, 0, 1))  # albedo as stored
+    np.testing.assert_array_equal(x[6:9], f.normal.transpose(2, 0, 1))
+    # Auto exposure: the same picture 100x darker gives the same network input.
+    dark = f.replace(color=f.color / 100)
+    x_dark, scale_dark = frame_input(t, dark)
+    np.testing.assert_allclose(x_dark, x, atol=1e-5)
+    assert math.isclose(scale_dark, 100 * scale, rel_tol=1e-4)
+    # ... and the output maps back to the frame's own units.
+    np.testing.assert_allclose(output_to_hdr(network_target(dark.color, scale_dark), scale_dark),
+                               dark.color, rtol=1e-6)
+    assert frame_input(transform_for("color"), f)[0].shape == (3, 40, 56)
+    assert frame_input(Transform(("color", "albedo"), "none"), f)[1] == 1.0
+
+
+def test_output_maps():
+    v = np.array([0.0, 0.003, 0.18, 1.0, 2.9], np.float32)
+    untonemap = Transform(output="untonemap")
+    # Predicting the tonemapped input itself is the identity on linear HDR (up to V1) ...
+    z = torch.from_numpy(tonemap_input(v.reshape(1, 5, 1).repeat(3, axis=2), 1.0)).permute(2, 0, 1)
+    np.testing.assert_allclose(decode_output(untonemap, z)[0, 0].numpy(), v, rtol=1e-4, atol=1e-7)
+    # ... continuous at V1, without a ceiling above, with a gradient everywhere.
+    edge = decode_output(untonemap, torch.tensor([Z1 - 1e-4, Z1 + 1e-4], dtype=torch.float64))
+    assert abs(edge[0] - V1) < 0.01 and abs(edge[1] - V1) < 0.01
+    zs = torch.linspace(-1, 1.5, 101, requires_grad=True)
+    values = decode_output(untonemap, zs)
+    values.sum().backward()
+    assert torch.all(zs.grad > 0) and torch.all(values[1:] > values[:-1]) and values[-1] > 1000
+    assert torch.equal(decode_output(Transform(output="linear"), zs), zs.detach())
+    assert torch.allclose(decode_output(Transform(output="exp"), torch.zeros(2)), torch.ones(2))
+
+
+def test_exposure_maps_block_geometric_mean_to_the_key():
+    color = np.full((32, 48, 3), 0.02, np.float32)
+    color[:16] = 0.5
+    block_lum = np.array([0.5, 0.02]) * LUMINANCE.sum()
+    expected = KEY / math.exp(np.log(block_lum).mean())
+    assert math.isclose(exposure_scale(color, Transform()), expected, rel_tol=1e-5)
+    assert exposure_scale(np.zeros((8, 8, 3), np.float32), Transform()) == 1.0  # black frame
+
+
+def test_nonfinite_inputs_become_finite():
+    f = frame(32, 32)
+    color, albedo = f.color.copy(), f.albedo.copy()
+    color[0, 0] = np.nan
+    color[1, 1] = np.inf
+    color[2, 2] = -np.inf
+    albedo[3, 3] = np.nan
+    albedo[4, 4] = 139.0  # renderers' albedo estimates of glossy surfaces overshoot
+    x, scale = frame_input(transform_for("full"), f.replace(color=color, albedo=albedo))
+    assert np.isfinite(x).all() and math.isfinite(scale)
+    assert x[0, 0, 0] == 0 and x[0, 1, 1] > 0.99 and x[0, 2, 2] == 0 and x[3, 3, 3] == 0
+    assert x[3, 4, 4] == 1.0
+    with pytest.raises(ValueError, match="albedo"):
+        frame_input(transform_for("albedo"), Frame(color=f.color))
+
+
+def test_hdr_loss_stops_the_gradient_and_clamps_the_denominator():
+    out = torch.tensor([0.5, 2.0, -0.0099], requires_grad=True)
+    target = torch.tensor([1.0, 1.0, 1.0])
+    loss = losses.get("hdr")(out, target)
+    loss.backward()
+    denominator = torch.tensor([0.51, 2.01, 0.01])  # max(out, 0) + 0.01, no gradient
+    expected = ((out.detach() - target) / denominator).square().mean()
+    assert torch.allclose(loss, expected)
+    assert torch.allclose(out.grad, 2 * (out.detach() - target) / denominator**2 / 3)
+    # Unclamped, an output of -0.0099 would divide by 1e-4 squared: a loss around 1e8.
+    assert loss < 1e5
+
+
+def test_other_losses():
+    out, target = torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0])
+    assert losses.get("l2")(out, target) == 1.0 and losses.get("l1")(out, target) == 1.0
+    mask = torch.tensor([1.0, 0.0])
+    assert losses.get("masked_l2")(torch.tensor([1.0, 9.0]), target, mask=mask) == 1.0
+    assert losses.l0_gamma(0.0) == 2.0 and losses.l0_gamma(0.5) == 1.0 and losses.l0_gamma(1.0) == 0.0
+    assert torch.allclose(losses.get("l0")(out, target, progress=0.0), torch.tensor(1.0))
+    assert torch.allclose(losses.get("l0")(out, target, progress=1.0), torch.tensor(1.0))  # x^0
+    with pytest.raises(ValueError):
+        losses.get("l3")
+
+
+def test_metrics():
+    ref = np.full((4, 4, 3), 1.0, np.float32)  # tonemapped 0.5
+    x = ref.copy()
+    assert psnr(x, ref) == math.inf
+    x[...] = 3.0  # tonemapped 0.75: error 0.25 everywhere
+    assert math.isclose(psnr(x, ref), 10 * math.log10(1 / 0.0625))
+    assert math.isclose(relmse(x, ref), 4 / 1.01, rel_tol=1e-6)
+    ratio = channel_ratio(ref * np.array([1, 2, 0.5], np.float32), ref)
+    np.testing.assert_allclose(ratio, [1, 2, 0.5])
+    tm = channel_ratio(ref * np.array([1, 3, 1], np.float32), ref, tonemapped=True)
+    np.testing.assert_allclose(tm, [1, 1.5, 1])  # 0.75 / 0.5
+
+
+def test_model_file_round_trip_and_denoise(tmp_path):
+    torch.manual_seed(0)
+    t = transform_for("full")
+    net = UNet(UNetConfig(t.channels, 3, 16))
+    card = {"architecture": net.config.to_dict(), "transform": t.to_dict(),
+            "training": {"steps": 0}, "command": "mcdenoise train --spp 64"}
+    path = tmp_path / "model.safetensors"
+    save_model(path, net, card)
+    assert not [p for p in tmp_path.iterdir() if p != path]  # no temporary left behind
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        assert json.loads(handle.metadata()[CARD_KEY])["command"] == "mcdenoise train --spp 64"
+    denoiser = load_denoiser(path, device="cpu")
+    assert denoiser.transform == t and denoiser.card["architecture"]["width"] == 16
+
+    f = frame(37, 50)  # not a multiple of 32: padded, then cropped back
+    out = denoise(denoiser, f)
+    expected = denoise(Denoiser(net, t), f)
+    np.testing.assert_array_equal(out.color, expected.color)
+    assert out.color.shape == (37, 50, 3) and np.isfinite(out.color).all()
+    assert out.albedo is f.albedo and out.alpha is f.alpha and out.metadata["scene"] == "test"
+    assert out.metadata["denoised"]["exposure_scale"] > 0
+
+    with pytest.raises(ModelFileError, match="no such file"):
+        read_card(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="not a safetensors"):
+        load_denoiser(bad)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(ModelFileError, match="mcdenoise_card"):
+        load_denoiser(tmp_path / "plain.safetensors")

@@ -1,0 +1,188 @@
+"""Training end to end on a tiny real dataset rendered by the farm (32x32, a few spp).
+
+One CLI run renders the default dataset from nothing and trains a few steps; the other tests
+train on that data: exact resume, the non-finite-loss guard, the model file and its card,
+the data sampling, and data-parallel training on two Ray Train CPU workers.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mcdenoise import cli
+from mcdenoise.train.dataset import PairDataset, SceneStore, StepBatches, scan
+from mcdenoise.core.exr import read_frame
+from mcdenoise.infer.denoise import denoise, load_denoiser
+from mcdenoise.nn.model import UNetConfig
+from mcdenoise.nn.modelfile import read_card
+from mcdenoise.train.mc import CHECKPOINT, MODEL_FILE, TrainConfig, load_checkpoint, lr_at, train
+from mcdenoise.nn.transform import tonemap_input, transform_for
+
+SPP = 4
+TINY = ["--spp", str(SPP), "--width", "16", "--crop", "32", "--batch", "2"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> Path:
+    """`mcdenoise train` from nothing: renders 2 training + 1 validation scene, trains 4 steps."""
+    run = tmp_path_factory.mktemp("train") / "run"
+    code = cli.main(["train", "-o", str(run), *TINY, "--size", "32", "--scenes",
+                     "cornell:0-1", "--val-scenes", "cornell:8000", "--reference-spp", "16",
+                     "--steps", "4", "--val-every", "2", "--ckpt-every", "2"])
+    assert code == 0
+    return run
+
+
+def tiny_config(data: Path, output: Path, **changes) -> TrainConfig:
+    base = TrainConfig(spp=SPP, data=data, output=output, width=16, crop=32, batch=2, steps=6,
+                       val_every=0, ckpt_every=0, loader_workers=0, seed=3)
+    return replace(base, **changes)
+
+
+def test_train_from_nothing_writes_a_model_that_loads_alone(first_run, capsys):
+    data = first_run / "data"
+    assert len(scan(data)) == 3
+    card = read_card(first_run / MODEL_FILE)
+    architecture = card["architecture"]
+    assert {k: architecture[k] for k in ("name", "in_channels", "out_channels", "width")} == {
+        "name": "n2n-unet", "in_channels": 9, "out_channels": 3, "width": 16}
+    assert UNetConfig.from_dict(architecture).kernel == architecture["kernel"]
+    assert card["transform"]["inputs"] == ["color", "albedo", "normal"]
+    assert card["transform"]["exposure"] == "auto"
+    assert card["training"]["steps"] == 4 and card["training"]["targets"] == "noisy"
+    assert card["data"]["train_scenes"] == 2 and card["data"]["val_scenes"] == 1
+    assert card["data"]["rendered"]["train_spec"] == "cornell:0-1"
+    validation = card["validation"]
+    assert math.isfinite(validation["psnr_noisy_db"]) and math.isfinite(validation["psnr_denoised_db"])
+    assert len(validation["channel_ratio_output_over_input"]) == 3
+    assert len(validation["tonemapped_channel_ratio_output_over_input"]) == 3
+    # Default recipe: 5x5 kernels averaging linear HDR colour, so the output map is linear,
+    # and aux dropout, so the model takes frames without albedo/normal.
+    assert card["architecture"]["kernel"] == 5 and card["transform"]["output_map"] == "linear"
+    assert card["transform"]["missing_aux"] == "zeros"
+    assert card["command"].startswith("mcdenoise train --spp 4 -o ")
+    assert "--scenes cornell:0-1" in card["command"]
+
+    with open(first_run / "val.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [0, 2, 4]  # untrained, every 2 steps, the end
+    assert all(float(r["psnr_input"]) > 0 for r in rows)
+    assert sorted(p.name for p in (first_run / "val").iterdir()) == [
+        "step_000000.png", "step_000002.png", "step_000004.png"]
+    assert list((first_run / "tb").glob("events.out.tfevents.*"))
+
+    frame = read_frame(next((data / "scenes").glob("cornell-8000/noisy_0.exr")))
+    out = denoise(load_denoiser(first_run / MODEL_FILE, device="cpu"), frame)
+    assert out.color.shape == frame.color.shape and np.isfinite(out.color).all()
+
+    # A second run into the same directory must not silently overwrite it.
+    capsys.readouterr()
+    assert cli.main(["train", "-o", str(first_run), "--data", str(data), *TINY, "--steps", "4"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_gives_the_same_weights(first_run, tmp_path):
+    data = first_run / "data"
+    train(tiny_config(data, tmp_path / "once"))
+    halves = tiny_config(data, tmp_path / "halves")
+    first = train(halves, stop_at=3)
+    assert first["model"] is None and first["step"] == 3
+    assert not (tmp_path / "halves" / MODEL_FILE).exists()
+    train(replace(halves, resume=True))
+    once = load_checkpoint(tmp_path / "once" / CHECKPOINT, torch.device("cpu"))
+    resumed = load_checkpoint(tmp_path / "halves" / CHECKPOINT, torch.device("cpu"))
+    assert once["step"] == resumed["step"] == 6
+    for name, tensor in once["model"].items():
+        assert torch.equal(tensor, resumed["model"][name]), name
+    for key, state in once["optimizer"]["state"].items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(state[name], resumed["optimizer"]["state"][key][name])
+    with open(tmp_path / "halves" / "train.csv") as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle)]
+    assert steps == sorted(set(steps))  # no duplicated rows after the resume
+    with pytest.raises(ValueError, match="--width"):
+        train(replace(halves, resume=True, width=32, steps=8))
+
+
+def test_a_nonfinite_loss_skips_the_step_and_is_counted(first_run, tmp_path, monkeypatch):
+    from mcdenoise.nn import loss as losses
+
+    real_get = losses.get
+    calls = {"n": 0}
+
+    def poisoned(name):
+        loss = real_get(name)
+
+        def wrapped(*args, **kwargs):
+            calls["n"] += 1
+            value = loss(*args, **kwargs)
+            return value * float("nan") if calls["n"] == 2 else value
+
+        return wrapped
+
+    monkeypatch.setattr(losses, "get", poisoned)
+    summary = train(tiny_config(first_run / "data", tmp_path / "run", steps=4))
+    assert summary["skipped"] == 1
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT, torch.device("cpu"))
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert read_card(tmp_path / "run" / MODEL_FILE)["training"]["skipped_steps"] == 1
+
+
+def test_clean_targets_need_references(first_run, tmp_path):
+    with pytest.raises(ValueError, match="references"):
+        train(tiny_config(first_run / "data", tmp_path / "run", targets="clean"))
+
+
+def test_samples_are_deterministic_and_augment_input_and_target_alike(first_run):
+    transform = transform_for("full")
+    files = [s for s in scan(first_run / "data") if s.split == "train"]
+    store = SceneStore(files, transform)
+    dataset = PairDataset(store, transform, crop=32, targets="noisy", seed=5)
+    seen_swaps = set()
+    for index in range(8):
+        item = dataset[index]
+        again = dataset[index]
+        assert torch.equal(item["input"], again["input"]) and torch.equal(item["target"], again["target"])
+        assert item["input"].shape == (9, 32, 32) and item["target"].shape == (3, 32, 32)
+        scene = dataset.scene_index(index)
+        renders = [read_frame(p).color for p in files[scene].noisy]
+        # The crop is the whole 32x32 image: find the flip/rotation and the swap.
+        matches = []
+        for which in (0, 1):
+            scale = store.scales[scene][which]
+            for k in range(4):
+                for flip in (False, True):
+                    def view(a):
+                        a = np.rot90(a, k)
+                        return a[:, ::-1] if flip else a
+                    inp = tonemap_input(view(renders[which]), scale).transpose(2, 0, 1)
+                    tgt = (view(renders[1 - which]) * scale).transpose(2, 0, 1)
+                    if np.allclose(item["input"][:3], inp, atol=1e-6) and np.allclose(
+                            item["target"], tgt, rtol=1e-6, atol=1e-7):
+                        matches.append(which)
+        assert matches, f"sample {index} is no flip/rotation of the pair"
+        seen_swaps.update(matches)
+    assert seen_swaps == {0, 1}  # both renders serve as input
+
+
+def test_step_batches_are_disjoint_across_ranks_and_the_schedule_ramps_down():
+    rank0 = list(StepBatches(2, 4, batch=3, rank=0, world=2))
+    rank1 = list(StepBatches(2, 4, batch=3, rank=1, world=2))
+    assert rank0 == [[12, 13, 14], [18, 19, 20]] and rank1 == [[15, 16, 17], [21, 22, 23]]
+    assert lr_at(0, 100, 1.0, 0.3) == 1.0 and lr_at(69, 100, 1.0, 0.3) == 1.0
+    assert math.isclose(lr_at(85, 100, 1.0, 0.3), 0.5)  # cos^2 of pi/4
+    assert lr_at(100, 100, 1.0, 0.3) < 1e-30
+
+
+def test_two_ray_train_workers(first_run, tmp_path):
+    summary = train(tiny_config(first_run / "data", tmp_path / "run", workers=2, steps=4))
+    assert summary["step"] == 4 and summary["model"] is not None
+    card = read_card(tmp_path / "run" / MODEL_FILE)
+    assert card["training"]["workers"] == 2 and card["validation"]["scenes"] == 1
+    load_denoiser(tmp_path / "run" / MODEL_FILE, device="cpu")
