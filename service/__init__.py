@@ -8,9 +8,9 @@
     upload.py     multipart body -> temporary files and options, strictly
     inputs.py     uploaded EXRs -> the frame to denoise, with errors that name the problem
     queue.py      bounded admission and the inference worker thread(s), batching
-    inference.py  one frame through infer.denoise, or several small ones in one pass
-    models.py     the served model files, the default model, /v1/models
-    metrics.py    Prometheus metrics and their middleware
+    inference.py  which queued frames share one forward pass of infer.denoise
+    model_set.py  the served model files, the default model, /v1/models
+    monitoring.py Prometheus metrics and their middleware
     preview.py    downsampled linear previews for the web page
     errors.py     the JSON error shape
     static/       the web page (no external resources)

@@ -70,7 +70,7 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     def run(model: str, frames: list) -> list:
         # Looked up at call time, so that tests can slow the denoiser down.
-        return inference.denoise_frames(models.denoisers[model], frames)
+        return inference.denoise(models.denoisers[model], frames)
 
     queue = InferenceQueue(run, inference.batch_key, slots=config.queue, workers=config.workers,
                            batch=batch, on_done=metrics.denoised)

@@ -417,13 +417,13 @@ def gated(monkeypatch):
     import service.inference
 
     gate = threading.Event()
-    real = service.inference.denoise_frames
+    real = service.inference.denoise
 
     def slow(denoiser, frames):
         gate.wait(30)
         return real(denoiser, frames)
 
-    monkeypatch.setattr(service.inference, "denoise_frames", slow)
+    monkeypatch.setattr(service.inference, "denoise", slow)
     yield gate
     gate.set()
 
@@ -505,14 +505,14 @@ def test_waiting_small_frames_are_batched(models, workdir, monkeypatch):
     from service.config import ServeConfig
 
     gate, sizes = threading.Event(), []
-    real = service.inference.denoise_frames
+    real = service.inference.denoise
 
     def recorded(denoiser, frames):
         gate.wait(30)
         sizes.append(len(frames))
         return real(denoiser, frames)
 
-    monkeypatch.setattr(service.inference, "denoise_frames", recorded)
+    monkeypatch.setattr(service.inference, "denoise", recorded)
     frames = [make_frame(32, 32, seed=20 + i) for i in range(4)]
     files = [exr_bytes(f, workdir, f"batch{i}.exr", precision="float") for i, f in enumerate(frames)]
     app = create_app(ServeConfig(model=[str(models["tiny"])], queue=4, batch=4))
@@ -540,13 +540,13 @@ def test_waiting_small_frames_are_batched(models, workdir, monkeypatch):
 
 
 def test_batched_inference_matches_denoise(tmp_path):
-    """The service's batched path gives what infer.denoise gives frame by frame, for every
-    output map a model card may name."""
+    """A batch through infer.denoise gives what it gives frame by frame, for every output map
+    a model card may name."""
     import dataclasses
 
     import mcdenoise.nn.transform as transform
     from mcdenoise.infer.denoise import denoise, load_denoiser
-    from service.inference import batch_key, denoise_frames
+    from service.inference import batch_key
 
     denoiser = load_denoiser(make_model(tmp_path / "m.safetensors"), "cpu")
     frames = [make_frame(32, 24, seed=30 + i) for i in range(3)]
@@ -554,7 +554,7 @@ def test_batched_inference_matches_denoise(tmp_path):
     assert len({batch_key("m", f) for f in frames}) == 1
     for output in getattr(transform, "OUTPUT_MAPS", ("linear",)):
         denoiser.transform = dataclasses.replace(denoiser.transform, output=output)
-        for batched, frame in zip(denoise_frames(denoiser, frames), frames):
+        for batched, frame in zip(denoise(denoiser, frames), frames):
             alone = denoise(denoiser, frame)
             # Batched convolutions may pick other kernels: close, not bit-identical.
             np.testing.assert_allclose(batched.color, alone.color, rtol=5e-3, atol=1e-4)

@@ -271,17 +271,14 @@ def load_training(config: PhotoBenchConfig) -> tuple[list[np.ndarray], dict[str,
 
 # -- inference -------------------------------------------------------------------------------
 def denoise_image(net: UNet, noisy: np.ndarray, device: torch.device) -> np.ndarray:
-    """(H, W, 3) float32 noisy -> (H, W, 3) float32 estimate (not clipped); the image is
-    reflect-padded to a multiple of 32 and the result cropped back."""
+    """(H, W, 3) float32 noisy -> (H, W, 3) float32 estimate (not clipped): the network's
+    output is the image itself. fp32 on every device, as the runs were scored."""
     import torch
 
-    from mcdenoise.nn.transform import pad_to_multiple
+    from mcdenoise.infer.denoise import forward
 
     x = torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None].to(device)
-    x, (h, w) = pad_to_multiple(x)
-    with torch.no_grad():
-        out = net(x.contiguous(memory_format=torch.channels_last))
-    return out[0, :, :h, :w].float().permute(1, 2, 0).cpu().numpy()
+    return forward(net, x, bf16=False)[0].permute(1, 2, 0).cpu().numpy()
 
 
 def score(estimates: dict[str, dict[str, np.ndarray]], tests: dict[str, list[TestImage]]
