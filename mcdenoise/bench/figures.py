@@ -1,10 +1,10 @@
-"""Figures shared by the benchmarks: PSNR-against-steps curves, drawn with Pillow and written
-atomically (a reader never sees half a PNG)."""
+"""Figures shared by the benchmarks: PSNR-against-steps curves, drawn with Pillow."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
+
+from mcdenoise.core.color import save_png
 
 
 def label_font(size: int):
@@ -77,14 +77,3 @@ def curves_figure(path: Path, series: dict[str, list[tuple[float, float]]],
         draw.rectangle([lx, ly + 16 * k, lx + 12, ly + 10 + 16 * k], fill=colour)
         draw.text((lx + 18, ly - 2 + 16 * k), text, fill="black", font=font)
     save_png(image, path)
-
-
-def save_png(image, path: Path) -> None:
-    """A PIL image to PNG under a temporary name, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        image.save(temp, format="PNG", optimize=True)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

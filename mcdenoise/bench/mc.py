@@ -182,7 +182,7 @@ def contact_sheet(rows: list[dict], images: dict, found: list[Method], path: Pat
     where the reference has most detail (the same crop for all), labelled with PSNRs."""
     from PIL import Image, ImageDraw
 
-    from mcdenoise.core.color import preview_rgb8
+    from mcdenoise.core.color import preview_rgb8, save_png
     from mcdenoise.nn.transform import Transform, exposure_scale
 
     columns = [m.name for m in found] + ["reference"]
@@ -219,8 +219,7 @@ def contact_sheet(rows: list[dict], images: dict, found: list[Method], path: Pat
     for tile in tiles:
         sheet.paste(tile, (0, offset))
         offset += tile.height + 6
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
+    save_png(sheet, path)
 
 
 def detail_crop(image: np.ndarray) -> tuple[int, int]:
@@ -275,6 +274,7 @@ def report(result: dict[str, Any], found: list[Method], sheet: Path) -> str:
 
 def run_bench_mc(config: BenchMcConfig) -> int:
     from mcdenoise.bench.machine import describe
+    from mcdenoise.core.files import write_text
     from mcdenoise.nn.modelfile import ModelFileError
 
     config.data = Path(config.data)
@@ -296,10 +296,9 @@ def run_bench_mc(config: BenchMcConfig) -> int:
         "scenes": rows, "mean": means(rows, found)}
     result["speed"] = speed(config, scenes[0].scene, found)
     contact_sheet(rows, images, found, sheet)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=1))
+    write_text(json_path, json.dumps(result, indent=1))
     markdown = report(result, found, sheet)
-    json_path.with_suffix(".md").write_text(markdown)
+    write_text(json_path.with_suffix(".md"), markdown)
     print(markdown.split("## Per scene")[0].rstrip())
     print(f"wrote {json_path}, {json_path.with_suffix('.md')} and {sheet}")
     return 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -25,15 +24,13 @@ def preview_rgb8(color: np.ndarray, exposure: float = 1.0) -> np.ndarray:
     return np.clip(tonemap(color, exposure) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
-    """Write an (H, W, 3) uint8 image as PNG, atomically (temp name, then rename)."""
+def save_png(image, path: str | os.PathLike) -> None:
+    """Write an (H, W, 3) uint8 array or a PIL image as PNG, atomically."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        Image.fromarray(image).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from mcdenoise.core.files import atomic_path
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    with atomic_path(path) as temp:
+        image.save(temp, format="PNG", optimize=True)

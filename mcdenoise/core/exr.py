@@ -23,13 +23,13 @@ import contextlib
 import json
 import os
 import struct
-import uuid
 import warnings
 from typing import Any
 
 import numpy as np
 import OpenEXR
 
+from mcdenoise.core.files import atomic_path
 from mcdenoise.core.frame import Frame
 
 EXR_ATTRIBUTES_KEY = "exr_attributes"
@@ -464,22 +464,11 @@ def write_frame(frame: Frame, path: str | os.PathLike, *, precision: str = "half
     header["compression"] = _COMPRESSIONS[compression.lower()]
     header["type"] = OpenEXR.scanlineimage
 
-    path = os.fspath(path)
-    folder, base = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)  # `-o out/new/frame.exr` should just work
-    temp = os.path.join(folder, f".{base}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.exr")
-    try:
+    with atomic_path(path) as temp:  # `-o out/new/frame.exr` creates out/new/
         try:
-            OpenEXR.File(header, channels).write(temp)
+            OpenEXR.File(header, channels).write(str(temp))
         except (RuntimeError, ValueError, TypeError) as error:
-            raise ExrError(path, f"cannot write ({error})") from None
-        with open(temp, "rb+") as fh:  # the data must be on disk before the rename is
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+            raise ExrError(os.fspath(path), f"cannot write ({error})") from None
 
 
 def _channels_for(frame: Frame, precision: str) -> dict[str, np.ndarray]:

@@ -38,9 +38,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mcdenoise.core.files import TMP_MARKER, write_text
 from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
 
-TMP_MARKER = ".tmp-"
 
 
 @dataclass
@@ -236,10 +236,7 @@ def check_settings(config: DatasetConfig) -> None:
             raise ValueError(f"{config.output} holds a dataset with other settings ({detail}); "
                              "use a new directory or the original settings")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + TMP_MARKER + str(os.getpid()))
-    tmp.write_text(json.dumps(settings, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(settings, indent=2) + "\n")
 
 
 def remove_temporaries(root: Path) -> int:

@@ -13,15 +13,14 @@ validation PSNR, the command that trained it, versions)::
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mcdenoise.core.files import atomic_path
 from mcdenoise.nn.model import UNet, UNetConfig
 from mcdenoise.nn.transform import Transform
 
@@ -44,7 +43,7 @@ class ModelFileError(ValueError):
 
 
 def save_model(path: str | os.PathLike, model: torch.nn.Module, card: dict[str, Any]) -> None:
-    """Write weights + card atomically (temporary name in the same folder, then rename)."""
+    """Write weights + card atomically."""
     from safetensors.torch import save_file
 
     card = {"format": FORMAT, "format_version": FORMAT_VERSION, **card}
@@ -52,15 +51,8 @@ def save_model(path: str | os.PathLike, model: torch.nn.Module, card: dict[str, 
         if key not in card:
             raise ValueError(f"a model card needs {key!r}")
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(path) as temp:
         save_file(state, str(temp), metadata={CARD_KEY: json.dumps(card, default=str)})
-        os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
 
 
 def read_card(path: str | os.PathLike) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from mcdenoise.core.exr import read_frame
+from mcdenoise.core.files import atomic_path
 from mcdenoise.farm.manifest import read_manifest
 from mcdenoise.nn.model import MULTIPLE
 from mcdenoise.nn.transform import Transform, exposure_scale, network_input, network_target
@@ -147,13 +148,8 @@ def _cached(files: SceneFiles, cache_dir: Path) -> np.ndarray:
 
     path = cache_dir / f"{scene_slug(files.scene)}-{files.digest}.npy"
     if not path.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-        try:
+        with atomic_path(path) as temp:  # several workers may race here: each writes a whole file
             np.save(temp, _scene_array(files))
-            os.replace(temp, path)  # several workers may race here: each writes a whole file
-        finally:
-            temp.unlink(missing_ok=True)
     return np.load(path, mmap_mode="r")
 
 

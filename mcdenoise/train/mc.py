@@ -40,7 +40,6 @@ import platform
 import shlex
 import sys
 import time
-import uuid
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -327,18 +326,13 @@ def lr_at(step: int, steps: int, base: float, rampdown: float) -> float:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary name, fsync, rename: a crash never leaves half a checkpoint."""
+    """torch.save, atomically: a crash never leaves half a checkpoint."""
     import torch
 
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(temp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    from mcdenoise.core.files import atomic_path
+
+    with atomic_path(path) as temp:
+        torch.save(state, temp)
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mcdenoise.bench.figures import curves_figure, label_font, save_png
+from mcdenoise.bench.figures import curves_figure, label_font
+from mcdenoise.core.color import save_png
+from mcdenoise.core.files import write_text
 
 if TYPE_CHECKING:
     import torch
@@ -418,7 +420,6 @@ def run_baseline(config: PhotoBenchConfig, method: str, tests: dict[str, list[Te
                  ) -> dict[str, dict[str, np.ndarray]]:
     """Outputs of a BM3D baseline for every test image, cached in WORK/baselines/ as 8-bit
     PNGs (what PSNR is taken of anyway) keyed by method, test parameter, seed and crop."""
-    from PIL import Image
     from tqdm import tqdm
 
     from mcdenoise.bench.photo import baselines
@@ -440,11 +441,7 @@ def run_baseline(config: PhotoBenchConfig, method: str, tests: dict[str, list[Te
                         out = baselines.bm3d_gaussian(image.noisy, value / 255.0)
                     else:
                         out = baselines.anscombe_bm3d(image.noisy, value)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-                    Image.fromarray(np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)).save(
-                        temp, format="PNG")
-                    os.replace(temp, path)
+                    save_png(np.round(np.clip(out, 0, 1) * 255).astype(np.uint8), path)
                 outputs[name][image.name] = to_float(load_image(path))
                 bar.update(1)
     return outputs
@@ -661,19 +658,10 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
                   ("noisy input", first_val[0]["psnr_input"]) if first_val else None,
                   f"validation PSNR, {config.noise} noise ({len(val_pairs)} centre crops of the "
                   f"last images of {split_list(config.test_sets)[0]})")
-    _write_atomic(json_path, json.dumps(result, indent=1) + "\n")
-    _write_atomic(report, report_markdown(result, crops, curves))
+    write_text(json_path, json.dumps(result, indent=1) + "\n")
+    write_text(report, report_markdown(result, crops, curves))
     print(f"wrote {json_path}, {report}, {crops.name}, {curves.name}")
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temp.write_text(text)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
