@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import geometry as g
 from scenes import materials as mat
 from scenes import props
@@ -34,16 +35,17 @@ LIGHT_GAIN = {"panel": 1.0, "small_panel": 1.2, "bulb": 0.9, "baffle": 2.0, "wal
 def wall_colors(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(left, right) wall colours: the classic red/green, or another contrasting pair."""
     if rng.random() < 0.25:
-        return tx.srgb_to_linear([0.75, 0.2, 0.18]) * rng.uniform(0.8, 1.1), \
-            tx.srgb_to_linear([0.25, 0.62, 0.2]) * rng.uniform(0.8, 1.1)
+        return colors.srgb_to_linear([0.75, 0.2, 0.18]) * rng.uniform(0.8, 1.1), \
+            colors.srgb_to_linear([0.25, 0.62, 0.2]) * rng.uniform(0.8, 1.1)
     h = rng.random()
     h2 = (h + rng.uniform(0.25, 0.6)) % 1.0
     s = rng.uniform(0.3, 0.85)
-    return tx.hsv_to_linear(h, s, rng.uniform(0.5, 0.85)), tx.hsv_to_linear(h2, min(s * rng.uniform(0.7, 1.2), 0.95), rng.uniform(0.5, 0.85))
+    return colors.hsv_to_linear(h, s, rng.uniform(0.5, 0.85)), \
+        colors.hsv_to_linear(h2, min(s * rng.uniform(0.7, 1.2), 0.95), rng.uniform(0.5, 0.85))
 
 
 def _white(rng: np.random.Generator) -> np.ndarray:
-    return tx.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0.0, 0.15), rng.uniform(0.75, 0.9))
+    return colors.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0.0, 0.15), rng.uniform(0.75, 0.9))
 
 
 def generate(rng: np.random.Generator):
@@ -78,7 +80,7 @@ def generate(rng: np.random.Generator):
 
     # --- light
     kind = str(rng.choice(LIGHT_KINDS, p=np.array(LIGHT_WEIGHTS) / sum(LIGHT_WEIGHTS)))
-    tint = tx.blackbody_tint(rng.uniform(2800, 7500)) if rng.random() < 0.6 else np.ones(3)
+    tint = colors.blackbody_tint(rng.uniform(2800, 7500)) if rng.random() < 0.6 else np.ones(3)
     avoid = _add_light(rng, a, kind, tint, W, H, D)
 
     # --- objects
@@ -100,7 +102,7 @@ def generate(rng: np.random.Generator):
 
     # --- exposure
     areas = {"floor": W * D, "ceiling": W * D, "back": W * H, "left": D * H, "right": D * H, "front": W * H}
-    refl = {k: float(tx.luminance(albedo[k])) for k in areas}
+    refl = {k: float(colors.luminance(albedo[k])) for k in areas}
     total = sum(areas.values())
     mean_r = sum(areas[k] * refl[k] for k in used) / total  # the open front reflects nothing
     wall_r = sum(areas[k] * refl[k] for k in used) / sum(areas[k] for k in used)
@@ -166,8 +168,8 @@ def _add_light(rng, a: Assembly, kind: str, tint, W: float, H: float, D: float) 
         return []
     if kind == "multi":
         for k in range(int(rng.integers(2, 5))):
-            col = tx.blackbody_tint(rng.uniform(2500, 9000)) if rng.random() < 0.7 else \
-                tx.hsv_to_linear(rng.random(), rng.uniform(0.3, 0.8), 1.0)
+            col = colors.blackbody_tint(rng.uniform(2500, 9000)) if rng.random() < 0.7 else \
+                colors.hsv_to_linear(rng.random(), rng.uniform(0.3, 0.8), 1.0)
             if rng.random() < 0.5:
                 r = rng.uniform(0.03, 0.12)
                 _disk_light(a, (rng.uniform(-0.35, 0.35) * W, H - 0.002, rng.uniform(-0.35, 0.3) * D), r,
@@ -186,7 +188,7 @@ def _add_light(rng, a: Assembly, kind: str, tint, W: float, H: float, D: float) 
     x = rng.uniform(-0.3, 0.3) * W
     z = -D / 2 + rng.uniform(0.15, 0.3)
     sh = H * rng.uniform(0.25, 0.45)
-    a.material("screen", mat.diffuse(mat.random_color(rng)))
+    a.material("screen", mat.diffuse(colors.random_color(rng)))
     a.mesh("screen", g.box((W * rng.uniform(0.3, 0.5), sh, 0.03), (x, sh / 2, z + 0.12)))
     _sphere_light(a, np.array([x, sh * rng.uniform(0.3, 0.7), z]), rng.uniform(0.03, 0.08), tint)
     return [(x, z + 0.06, 0.25)]
@@ -203,7 +205,7 @@ def _panel_light(a: Assembly, centre, size_u: float, size_v: float, color, facin
     else:
         rot = g.rotate([0, 1, 0], 90 if facing[0] > 0 else -90)
     emitter = mat.emitter(color)
-    a.light(emitter, area_power(size_u * size_v, float(tx.luminance(color))))
+    a.light(emitter, area_power(size_u * size_v, float(colors.luminance(color))))
     a.add("light", {"type": "rectangle", "to_world": g.compose(g.scale(size_u / 2, size_v / 2, 1), rot,
                                                                g.translate(centre)),
                     "bsdf": mat.diffuse(0.0), "emitter": emitter})
@@ -212,7 +214,7 @@ def _panel_light(a: Assembly, centre, size_u: float, size_v: float, color, facin
 def _disk_light(a: Assembly, centre, radius: float, color) -> None:
     """A downward-facing disk emitter (a recessed ceiling light)."""
     emitter = mat.emitter(color)
-    a.light(emitter, area_power(np.pi * radius ** 2, float(tx.luminance(color))))
+    a.light(emitter, area_power(np.pi * radius ** 2, float(colors.luminance(color))))
     a.add("light", {"type": "disk", "to_world": g.compose(g.scale(radius, radius, 1), g.rotate([1, 0, 0], 90),
                                                           g.translate(centre)),
                     "bsdf": mat.diffuse(0.0), "emitter": emitter})
@@ -220,6 +222,6 @@ def _disk_light(a: Assembly, centre, radius: float, color) -> None:
 
 def _sphere_light(a: Assembly, centre, radius: float, color) -> None:
     emitter = mat.emitter(color)
-    a.light(emitter, sphere_power(radius, float(tx.luminance(color))))
+    a.light(emitter, sphere_power(radius, float(colors.luminance(color))))
     a.add("bulb", {"type": "sphere", "center": [float(c) for c in centre], "radius": float(radius),
                    "emitter": emitter})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import geometry as g
 from scenes import materials as mat
 from scenes import objects
@@ -21,7 +22,7 @@ SIZES = ((256, 256), (320, 240), (240, 320), (320, 192))
 
 def _fine_texture(rng: np.random.Generator, size: int = 512) -> np.ndarray:
     """A high-frequency albedo image: text, grids, weaves, bricks, tiles or dots."""
-    c0, c1 = mat.random_color(rng), mat.random_color(rng)
+    c0, c1 = colors.random_color(rng), colors.random_color(rng)
     kind = rng.integers(7)
     if kind == 0:
         return tx.text(rng, size, np.clip(c0 * 0.15 + 0.75, 0, 0.9), c1 * 0.1, scale_px=1)
@@ -36,7 +37,7 @@ def _fine_texture(rng: np.random.Generator, size: int = 512) -> np.ndarray:
         return tx.dots(rng, size, int(rng.choice([16, 32, 64])), c0, c1, rng.uniform(0.2, 0.45))
     if kind == 5:
         return tx.checker(size, int(rng.choice([32, 64, 128])), c0, c1)
-    return tx.stripes(rng, size, [c0, c1, mat.random_color(rng)], int(rng.integers(20, 80)))
+    return tx.stripes(rng, size, [c0, c1, colors.random_color(rng)], int(rng.integers(20, 80)))
 
 
 def generate(rng: np.random.Generator):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import daylight
 from scenes import furniture as fu
 from scenes import geometry as g
@@ -71,7 +72,7 @@ def generate(rng: np.random.Generator):
     # --- sky, sun and lamps
     daylight.light_through_main_wall(a, rng, room, main, mood, spread=55, p_facing=0.8,
                                      sun_elevation=(15, 60))
-    lamp_color = tx.blackbody_tint(rng.uniform(2800, 5000))
+    lamp_color = colors.blackbody_tint(rng.uniform(2800, 5000))
     lamps_on = mood in ("dusk", "night") or rng.random() < 0.35
     fixture = str(rng.choice(["strips", "disk", "panel", "pendant"], p=[0.4, 0.3, 0.15, 0.15]))
     if fixture == "strips":
@@ -113,7 +114,7 @@ def _columns(a: Assembly, rng: np.random.Generator, room: Room, pal: dict, eye: 
     nx, nz = max(1, int(room.W / spacing)), max(1, int(room.D / spacing))
     role = "column"
     pal[role] = pal["wall"] if rng.random() < 0.5 else mat.roughplastic(
-        tx.hsv_to_linear(0.1, 0.05, rng.uniform(0.4, 0.85)), rng.uniform(0.05, 0.3))
+        colors.hsv_to_linear(0.1, 0.05, rng.uniform(0.4, 0.85)), rng.uniform(0.05, 0.3))
     a.material(role, pal[role])
     for i in range(nx):
         for j in range(nz):
@@ -188,7 +189,7 @@ def _light_strips(a: Assembly, rng: np.random.Generator, room: Room, pal: dict, 
                  "bsdf": mat.diffuse(0.8)}
         if on:
             em = mat.emitter(color / area_power(sx * sz, 1.0))
-            a.light(em, float(tx.luminance(color)), group="lamps")
+            a.light(em, float(colors.luminance(color)), group="lamps")
             shape["emitter"] = em
         a.add("strip", shape)
 

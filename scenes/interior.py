@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import daylight
 from scenes import furniture as fu
 from scenes import geometry as g
@@ -77,7 +78,7 @@ def generate(rng: np.random.Generator):
     room.footprints.append((eye[0] - 0.35, eye[0] + 0.35, eye[2] - 0.35, eye[2] + 0.35))
 
     # --- lamps and furniture
-    lamp_color = tx.blackbody_tint(rng.uniform(2600, 4200))
+    lamp_color = colors.blackbody_tint(rng.uniform(2600, 4200))
     lamps_on = mood in ("dusk", "night") or rng.random() < 0.2
     fixture = str(rng.choice(["disk", "panel", "pendant", "none"], p=[0.35, 0.2, 0.25, 0.2]))
     if mood == "night" and fixture == "none" and rng.random() < 0.7:

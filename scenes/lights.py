@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import furniture as fu
 from scenes import geometry as g
 from scenes import materials as mat
@@ -29,14 +30,14 @@ GAIN = {"mis": 1.3, "caustics": 1.0, "lamps": 3.0, "neon": 2.0, "spots": 1.0, "d
 
 
 def _sphere_light(a: Assembly, centre, radius: float, power: float, color) -> None:
-    color = np.asarray(color, float) / max(float(tx.luminance(color)), 1e-6)
+    color = np.asarray(color, float) / max(float(colors.luminance(color)), 1e-6)
     em = mat.emitter(color * power / sphere_power(radius, 1.0))
     a.light(em, power)
     a.add("light", {"type": "sphere", "center": [float(c) for c in centre], "radius": float(radius), "emitter": em})
 
 
 def _mesh_light(a: Assembly, mesh: g.MeshData, power: float, color, area: float) -> None:
-    color = np.asarray(color, float) / max(float(tx.luminance(color)), 1e-6)
+    color = np.asarray(color, float) / max(float(colors.luminance(color)), 1e-6)
     em = mat.emitter(color * power / area_power(area, 1.0))
     a.light(em, power)
     a.add("light", mesh.to_shape(mat.diffuse(0.0), em))
@@ -47,21 +48,21 @@ def _room(a: Assembly, rng: np.random.Generator, W: float, H: float, D: float, g
     """Walls, floor and ceiling; returns reflectances per side for the exposure estimate."""
     sides = g.room_sides(W, H, D, holes)
     value = (0.15, 0.5) if dark else (0.35, 0.85)
-    wall_c = tx.hsv_to_linear(rng.random(), rng.uniform(0, 0.3), rng.uniform(*value))
+    wall_c = colors.hsv_to_linear(rng.random(), rng.uniform(0, 0.3), rng.uniform(*value))
     refl = {}
     for side, mesh in sides.items():
         if side == "floor":
             img, _ = tx.random_albedo_texture(rng, 256)
             if rng.random() < 0.5:
-                img = tx.tiles(rng, 256, 4, 4, mat.random_color(rng, (0, 0.3), value), np.full(3, 0.2), grout_width=0.03)
+                img = tx.tiles(rng, 256, 4, 4, colors.random_color(rng, (0, 0.3), value), np.full(3, 0.2), grout_width=0.03)
             tex = mat.bitmap(img, rng.uniform(0.5, 2.0))
             bsdf = mat.roughplastic(tex, np.exp(rng.uniform(np.log(0.01), np.log(0.3)))) if rng.random() < glossy_floor + 0.3 \
                 else mat.diffuse(tex)
-            refl[side] = float(tx.luminance(img.reshape(-1, 3).mean(0)))
+            refl[side] = float(colors.luminance(img.reshape(-1, 3).mean(0)))
         else:
-            c = wall_c if rng.random() < 0.75 else tx.hsv_to_linear(rng.random(), rng.uniform(0, 0.5), rng.uniform(*value))
+            c = wall_c if rng.random() < 0.75 else colors.hsv_to_linear(rng.random(), rng.uniform(0, 0.5), rng.uniform(*value))
             bsdf = mat.diffuse(c)
-            refl[side] = float(tx.luminance(c))
+            refl[side] = float(colors.luminance(c))
         a.material(f"room_{side}", bsdf)
         a.mesh(f"room_{side}", mesh)
     return refl
@@ -89,7 +90,7 @@ def _mis(a: Assembly, rng: np.random.Generator, s: float):
     xs = np.linspace(-1, 1, len(radii)) * rng.uniform(1.0, 1.8) * s
     power = 1.0
     for r, x in zip(radii, xs):
-        color = tx.blackbody_tint(rng.uniform(2500, 9000)) if rng.random() < 0.6 else tx.hsv_to_linear(rng.random(), 0.7, 1.0)
+        color = colors.blackbody_tint(rng.uniform(2500, 9000)) if rng.random() < 0.6 else colors.hsv_to_linear(rng.random(), 0.7, 1.0)
         _sphere_light(a, lights_c + [x, 0, 0], r, power, color)
     alphas = np.exp(np.linspace(np.log(rng.uniform(0.003, 0.01)), np.log(rng.uniform(0.15, 0.4)), n))
     if rng.random() < 0.5:
@@ -133,11 +134,11 @@ def _caustics(a: Assembly, rng: np.random.Generator, s: float):
     for k in range(int(rng.integers(1, 3))):
         c = np.array([rng.uniform(-1, 1) * s, rng.uniform(0.8, 2.5) * s, rng.uniform(-1.5, 0.5) * s])
         _sphere_light(a, c, rng.uniform(0.01, 0.08) * s, 1.0 if k == 0 else rng.uniform(0.2, 1.0),
-                      tx.blackbody_tint(rng.uniform(2800, 7000)))
+                      colors.blackbody_tint(rng.uniform(2800, 7000)))
     if rng.random() < 0.5:  # a weak fill from a big panel on a wall
         lw = rng.uniform(0.5, 1.5) * s
         mesh = g.panel(lw, lw).transformed(g.translate(-lw / 2, H * 0.5, -D / 2 + 0.01))
-        _mesh_light(a, mesh, rng.uniform(0.05, 0.3), tx.blackbody_tint(8000), lw * lw)
+        _mesh_light(a, mesh, rng.uniform(0.05, 0.3), colors.blackbody_tint(8000), lw * lw)
     eye = np.array([rng.uniform(-1, 1) * s, rng.uniform(0.8, 2.0) * s, min(rng.uniform(1.8, 3.0) * s, D / 2 - 0.2)])
     return refl, (W, H, D), eye, np.array([0.0, 0.15 * s, 0.0]), rng.uniform(35, 60), 1.0
 
@@ -148,9 +149,9 @@ def _lamps(a: Assembly, rng: np.random.Generator, s: float):
     W, H, D = rng.uniform(4, 7), rng.uniform(2.6, 3.4), rng.uniform(4, 7)
     refl = _room(a, rng, W, H, D, glossy_floor=0.6)
     pal = {"wood": mat.roughplastic(mat.bitmap(tx.wood(rng, 256, *tx.wood_colors(rng)), 0.8), 0.1),
-           "metal": mat.metal(rng), "ceramic": mat.plastic(mat.random_color(rng)),
-           "shade": mat.twosided(mat.diffuse(tx.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0, 0.5), rng.uniform(0.5, 0.9)))),
-           "lacquer": mat.roughplastic(mat.random_color(rng), 0.1), "black": mat.roughplastic(np.full(3, 0.02), 0.2),
+           "metal": mat.metal(rng), "ceramic": mat.plastic(colors.random_color(rng)),
+           "shade": mat.twosided(mat.diffuse(colors.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0, 0.5), rng.uniform(0.5, 0.9)))),
+           "lacquer": mat.roughplastic(colors.random_color(rng), 0.1), "black": mat.roughplastic(np.full(3, 0.02), 0.2),
            "screen": mat.plastic(np.full(3, 0.005))}
     tab = fu.table(rng, rng.uniform(1.0, 1.6), rng.uniform(0.6, 0.9), rng.uniform(0.7, 0.8))
     m = g.translate(rng.uniform(-0.5, 0.5), 0, rng.uniform(-1.0, 0.0))
@@ -166,17 +167,17 @@ def _lamps(a: Assembly, rng: np.random.Generator, s: float):
         x, z = rng.uniform(-W / 2 + 0.5, W / 2 - 0.5), rng.uniform(-D / 2 + 0.5, 0.5)
         on_table = k == 0 and lamp.height < 1
         mm = g.translate(x, 0, z) if not on_table else g.compose(g.translate(rng.uniform(-0.3, 0.3), tab.top, 0), m)
-        _put(a, lamp, pal, mm, power=1.0, color=tx.blackbody_tint(rng.uniform(2400, 4000)))
+        _put(a, lamp, pal, mm, power=1.0, color=colors.blackbody_tint(rng.uniform(2400, 4000)))
     if rng.random() < 0.6:  # a sconce: a half-cylinder cup on the back wall throwing light up
         y = rng.uniform(1.6, 2.2)
         x = rng.uniform(-W / 3, W / 3)
         cup = g.lathe([0.0, 0.12, 0.12], [0.0, 0.0, 0.18], 24).transformed(g.translate(x, y, -D / 2 + 0.14))
         a.material("sconce", pal["metal"])
         a.mesh("sconce", cup)
-        _sphere_light(a, [x, y + 0.1, -D / 2 + 0.14], 0.03, rng.uniform(0.5, 1.5), tx.blackbody_tint(3000))
+        _sphere_light(a, [x, y + 0.1, -D / 2 + 0.14], 0.03, rng.uniform(0.5, 1.5), colors.blackbody_tint(3000))
     for _ in range(int(rng.integers(0, 4))):  # indicator LEDs: tiny and very bright
         c = [rng.uniform(-W / 3, W / 3), rng.uniform(0.3, 1.5), rng.uniform(-D / 2 + 0.1, 0.5)]
-        _sphere_light(a, c, 0.004, 0.002, tx.hsv_to_linear(float(rng.choice([0.0, 0.33, 0.6])), 0.9, 1.0))
+        _sphere_light(a, c, 0.004, 0.002, colors.hsv_to_linear(float(rng.choice([0.0, 0.33, 0.6])), 0.9, 1.0))
     for k in range(int(rng.integers(2, 6))):
         shape = props.random_shape(rng, rng.uniform(0.1, 0.3))
         spot = (rng.uniform(-tab.width / 2 + 0.1, tab.width / 2 - 0.1), rng.uniform(-tab.depth / 2 + 0.1, tab.depth / 2 - 0.1))
@@ -205,7 +206,7 @@ def _neon(a: Assembly, rng: np.random.Generator, s: float):
     W, H, D = rng.uniform(4, 8), rng.uniform(2.6, 4), rng.uniform(4, 8)
     refl = _room(a, rng, W, H, D, glossy_floor=1.0, dark=True)
     for k in range(int(rng.integers(2, 7))):
-        color = tx.hsv_to_linear(rng.random(), rng.uniform(0.5, 1.0), 1.0)
+        color = colors.hsv_to_linear(rng.random(), rng.uniform(0.5, 1.0), 1.0)
         kind = rng.random()
         if kind < 0.5:  # a bent neon tube on a wall
             n = 24
@@ -256,11 +257,11 @@ def _spots(a: Assembly, rng: np.random.Generator, s: float):
             c = centres[rng.integers(len(centres))]
             tgt = np.array([c[0], c[1] / 2, c[2]])
         cutoff = rng.uniform(10, 40)
-        color = tx.blackbody_tint(rng.uniform(2700, 6500))
+        color = colors.blackbody_tint(rng.uniform(2700, 6500))
         power = rng.uniform(0.3, 1.0)
         intensity = power / (2 * np.pi * (1 - np.cos(np.radians(cutoff))))
         em = {"type": "spot", "to_world": g.look_at(pos, tgt), "cutoff_angle": float(cutoff),
-              "beam_width": float(cutoff * rng.uniform(0.5, 0.9)), "intensity": mat.rgb(color / tx.luminance(color) * intensity)}
+              "beam_width": float(cutoff * rng.uniform(0.5, 0.9)), "intensity": mat.rgb(color / colors.luminance(color) * intensity)}
         a.light(em, power, key="intensity")
         a.add("spot", em)
         a.material("fixture", mat.roughplastic(np.full(3, 0.03), 0.2))
@@ -268,12 +269,12 @@ def _spots(a: Assembly, rng: np.random.Generator, s: float):
     if centres and rng.random() < 0.7:  # a light hidden behind an object: only its glow shows
         c = centres[rng.integers(len(centres))]
         _sphere_light(a, [c[0], c[1] * 0.5, c[2] - c[3] - 0.1], rng.uniform(0.02, 0.06), rng.uniform(0.3, 1.0),
-                      tx.blackbody_tint(rng.uniform(2500, 8000)))
+                      colors.blackbody_tint(rng.uniform(2500, 8000)))
     if rng.random() < 0.6:
         lw = rng.uniform(0.3, 2.0)
         mesh = g.panel(lw, lw * rng.uniform(0.3, 1.0)).transformed(
             g.compose(g.rotate([1, 0, 0], 90), g.translate(rng.uniform(-1, 1), H - 0.005, rng.uniform(-1, 1))))
-        _mesh_light(a, mesh, rng.uniform(0.2, 1.0), tx.blackbody_tint(rng.uniform(4000, 7000)), lw * lw)
+        _mesh_light(a, mesh, rng.uniform(0.2, 1.0), colors.blackbody_tint(rng.uniform(4000, 7000)), lw * lw)
     eye = np.array([rng.uniform(-1.5, 1.5), rng.uniform(1.0, 2.0), D / 2 - rng.uniform(0.3, 1.0)])
     return refl, (W, H, D), eye, np.array([0.0, rng.uniform(0.3, 1.0), -D / 6]), rng.uniform(40, 70), 1.0
 
@@ -287,7 +288,7 @@ def _door(a: Assembly, rng: np.random.Generator, s: float):
     door_w, door_h = 0.9, 2.05
     u0 = rng.uniform(0.3, W - door_w - 0.3)
     part = g.panel_with_holes(W, H, [(u0, u0 + door_w, 0.0, door_h)])
-    a.material("partition", mat.diffuse(tx.hsv_to_linear(0.1, 0.05, rng.uniform(0.6, 0.85))))
+    a.material("partition", mat.diffuse(colors.hsv_to_linear(0.1, 0.05, rng.uniform(0.6, 0.85))))
     for z, flip in ((wall_z + 0.06, False), (wall_z - 0.06, True)):  # both faces of the partition
         m = part.transformed(g.translate(-W / 2, 0, z))
         a.mesh("partition", m.flipped() if flip else m)
@@ -300,11 +301,11 @@ def _door(a: Assembly, rng: np.random.Generator, s: float):
     angle = rng.uniform(12, 45)
     hinge = np.array([-W / 2 + u0, 0.0, wall_z + 0.06])
     slab = g.box((door_w - 0.01, door_h - 0.01, 0.04), (door_w / 2, door_h / 2, 0.02))
-    a.material("door", mat.roughplastic(mat.random_color(rng, (0, 0.3), (0.3, 0.8)), 0.3))
+    a.material("door", mat.roughplastic(colors.random_color(rng, (0, 0.3), (0.3, 0.8)), 0.3))
     a.mesh("door", slab.transformed(g.compose(g.rotate([0, 1, 0], -angle), g.translate(hinge))))
     for k in range(int(rng.integers(1, 3))):  # the lamp(s) in the far room
         c = [rng.uniform(-W / 2 + 0.4, W / 2 - 0.4), rng.uniform(1.0, H - 0.3), rng.uniform(-D / 2 + 0.3, wall_z - 0.4)]
-        _sphere_light(a, c, rng.uniform(0.03, 0.1), 1.0, tx.blackbody_tint(rng.uniform(2700, 5000)))
+        _sphere_light(a, c, rng.uniform(0.03, 0.1), 1.0, colors.blackbody_tint(rng.uniform(2700, 5000)))
     shapes = [props.random_shape(rng, rng.uniform(0.3, 0.7)) for _ in range(int(rng.integers(1, 4)))]
     spots = props.scatter(rng, [sh.radius for sh in shapes], (-W / 2 + 0.3, W / 2 - 0.3), (wall_z + 0.8, D / 2 - 1.5))
     for k, (shape, spot) in enumerate(zip(shapes, spots)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
 from scenes import textures as tx
 from scenes.geometry import scale as _scale
 
@@ -137,23 +138,18 @@ def emitter(radiance) -> dict:
 # --------------------------------------------------------------------------- random choices
 
 
-def random_color(rng: np.random.Generator, saturation=(0.0, 0.85), value=(0.25, 0.92)) -> np.ndarray:
-    """A plausible surface colour, linear RGB: hue uniform, sRGB saturation/value in ranges."""
-    return tx.hsv_to_linear(rng.random(), rng.uniform(*saturation), rng.uniform(*value))
-
-
 def paint_color(rng: np.random.Generator) -> np.ndarray:
     """Wall paint: mostly off-whites and light neutrals, sometimes a muted or bold colour."""
     r = rng.random()
     if r < 0.55:
-        return tx.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0.0, 0.12), rng.uniform(0.82, 0.95))
+        return colors.hsv_to_linear(rng.uniform(0.05, 0.15), rng.uniform(0.0, 0.12), rng.uniform(0.82, 0.95))
     if r < 0.85:
-        return tx.hsv_to_linear(rng.random(), rng.uniform(0.1, 0.35), rng.uniform(0.6, 0.9))
-    return tx.hsv_to_linear(rng.random(), rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.75))
+        return colors.hsv_to_linear(rng.random(), rng.uniform(0.1, 0.35), rng.uniform(0.6, 0.9))
+    return colors.hsv_to_linear(rng.random(), rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.75))
 
 
 def fabric_color(rng: np.random.Generator) -> np.ndarray:
-    return tx.hsv_to_linear(rng.random(), rng.uniform(0.05, 0.7), rng.uniform(0.2, 0.85))
+    return colors.hsv_to_linear(rng.random(), rng.uniform(0.05, 0.7), rng.uniform(0.2, 0.85))
 
 
 def metal(rng: np.random.Generator, rough: float | None = None) -> dict:
@@ -182,7 +178,7 @@ def random_material(rng: np.random.Generator, color=None, allow_glass: bool = Tr
     glass for caustics and specular chains; a few get bump maps or alpha cut-outs (a cage of
     holes, made two-sided so that the inside shows).
     """
-    color = random_color(rng) if color is None else color
+    color = colors.random_color(rng) if color is None else color
     kinds = ["diffuse", "plastic", "roughplastic", "metal", "principled", "glass", "textured"]
     weights = np.array([0.16, 0.1, 0.18, 0.2, 0.14, 0.1 if allow_glass else 0.0, 0.12 if textures else 0.0])
     kind = rng.choice(kinds, p=weights / weights.sum())
@@ -218,6 +214,6 @@ def random_glass(rng: np.random.Generator) -> dict:
     ior = float(rng.choice([1.33, 1.5, 1.5, 1.5, 1.6, 1.9]))
     tint = None
     if rng.random() < 0.35:
-        tint = tx.hsv_to_linear(rng.random(), rng.uniform(0.2, 0.6), rng.uniform(0.75, 1.0))
+        tint = colors.hsv_to_linear(rng.random(), rng.uniform(0.2, 0.6), rng.uniform(0.75, 1.0))
     alpha = 0.0 if rng.random() < 0.7 else float(rng.uniform(0.03, 0.3))
     return glass(ior, alpha, tint)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes import colors
+from scenes import envmaps
+from scenes import fbm
 from scenes import geometry as g
 from scenes import materials as mat
 from scenes import props
@@ -28,14 +31,15 @@ def _environment(rng: np.random.Generator) -> tuple[np.ndarray, str]:
         elev, az = rng.uniform(5, 70), rng.uniform(0, 360)
         sky_kind = str(rng.choice(["clear", "clear", "hazy", "sunset" if elev < 20 else "clear", "overcast"]))
         ratio = {"clear": rng.uniform(3, 8), "hazy": rng.uniform(1, 3), "sunset": rng.uniform(1.5, 4)}.get(sky_kind, 0.0)
-        env = tx.sky(rng, tx.direction(elev, az), sky_kind, 128, sun_disk=ratio > 0, sun_irradiance=ratio * np.pi,
-                     sun_radius_deg=rng.uniform(0.8, 2.5), ground_albedo=(0.25, 0.25, 0.25))
+        env = envmaps.sky(rng, envmaps.direction(elev, az), sky_kind, 128, sun_disk=ratio > 0,
+                          sun_irradiance=ratio * np.pi, sun_radius_deg=rng.uniform(0.8, 2.5),
+                          ground_albedo=(0.25, 0.25, 0.25))
         # keep the map's normalisation (horizontal irradiance pi) with the sun included
-        env *= np.pi / float(tx.luminance(tx.irradiance(env)))
+        env *= np.pi / float(colors.luminance(envmaps.irradiance(env)))
     elif kind == "studio":
-        env = tx.studio(rng, 128)
+        env = envmaps.studio(rng, 128)
     else:
-        env = tx.indoor_hdri(rng, 128)
+        env = envmaps.indoor_hdri(rng, 128)
     if rng.random() < 0.5:  # turn the map: the same lights from another side
         env = np.roll(env, int(rng.integers(env.shape[1])), axis=1)
     return env.astype(np.float32), kind
@@ -50,22 +54,22 @@ def _ground(a: Assembly, rng: np.random.Generator, size: float) -> tuple[str, fl
     if kind == "terrain":
         # rolling ground (dunes, a meadow, rock), flat where the objects stand
         n = 96
-        field = tx.noise(rng, n, octaves=4, cells=2) - 0.5
+        field = fbm.noise(rng, n, octaves=4, cells=2) - 0.5
         half = size * 20
         x = np.linspace(-half, half, n)
         r = np.hypot(*np.meshgrid(x, x))
         ramp = np.clip((r - 3 * size) / (6 * size), 0, 1) ** 2
         heights = field * size * rng.uniform(3, 12) * ramp
-        c0, c1 = [(tx.hsv_to_linear(0.1, 0.35, 0.75), tx.hsv_to_linear(0.09, 0.4, 0.6)),
-                  (tx.hsv_to_linear(0.25, 0.6, 0.35), tx.hsv_to_linear(0.18, 0.5, 0.5)),
-                  (tx.hsv_to_linear(0.08, 0.1, 0.5), tx.hsv_to_linear(0.08, 0.15, 0.3))][rng.integers(3)]
+        c0, c1 = [(colors.hsv_to_linear(0.1, 0.35, 0.75), colors.hsv_to_linear(0.09, 0.4, 0.6)),
+                  (colors.hsv_to_linear(0.25, 0.6, 0.35), colors.hsv_to_linear(0.18, 0.5, 0.5)),
+                  (colors.hsv_to_linear(0.08, 0.1, 0.5), colors.hsv_to_linear(0.08, 0.15, 0.3))][rng.integers(3)]
         img = tx.mottled(rng, 256, c0, c1, cells=16)
         a.material("ground", mat.diffuse(mat.bitmap(img, size * rng.uniform(1, 4))))
         a.mesh("ground", g.heightfield(heights, 2 * half, 2 * half))
         return kind, 0.0
     if kind == "cyclorama":
         # a floor sweeping up into a back wall: no horizon, the studio look
-        c = mat.random_color(rng, (0, 0.3), (0.3, 0.9)) if rng.random() < 0.7 else np.full(3, rng.uniform(0.02, 0.7))
+        c = colors.random_color(rng, (0, 0.3), (0.3, 0.9)) if rng.random() < 0.7 else np.full(3, rng.uniform(0.02, 0.7))
         r = size * rng.uniform(1.5, 3.0)
         t = np.linspace(0, 1, 16)
         prof_z = np.concatenate([np.linspace(size * 8, 0, 8)[:-1], -r * np.sin(t * np.pi / 2)])
@@ -96,7 +100,7 @@ def _ground(a: Assembly, rng: np.random.Generator, size: float) -> tuple[str, fl
             for sz in (-1, 1):
                 a.mesh("table", g.box((0.08 * size, size * 3, 0.08 * size), (sx * (w / 2 - 0.1 * size), top - 1.55 * size, sz * (d / 2 - 0.1 * size))))
         # a floor far below so that the table casts a shadow somewhere
-        a.material("floor", mat.diffuse(mat.random_color(rng, (0, 0.3), (0.2, 0.7))))
+        a.material("floor", mat.diffuse(colors.random_color(rng, (0, 0.3), (0.2, 0.7))))
         a.mesh("floor", g.ground(size * 40, top - size * 3))
         return kind, top
     tex = mat.bitmap(img, size * rng.uniform(0.5, 3))
@@ -169,11 +173,11 @@ def generate(rng: np.random.Generator):
         dist = size * rng.uniform(2.5, 5)
         pos = np.array([np.cos(elev) * np.cos(az), np.sin(elev), np.cos(elev) * np.sin(az)]) * dist + [0, y0, 0]
         w = size * rng.uniform(0.5, 2.0)
-        color = tx.blackbody_tint(rng.uniform(3500, 7000))
+        color = colors.blackbody_tint(rng.uniform(3500, 7000))
         # irradiance at the object ~ L * area * cos / d^2: make it 0.5-3x the map's pi
         share = rng.uniform(0.5, 3.0)
         radiance = share * np.pi / (w * w * np.sin(elev) / dist ** 2)
-        em = mat.emitter(color * radiance / float(tx.luminance(color)))
+        em = mat.emitter(color * radiance / float(colors.luminance(color)))
         a.light(em, share * np.pi)
         a.add("key", {"type": "rectangle", "to_world": g.compose(g.scale(w / 2), g.look_at(pos, [0, y0, 0], [0, 1, 0])),
                       "bsdf": mat.diffuse(0.0), "emitter": em})

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scenes import colors
 from scenes import furniture as fu
 from scenes import geometry as g
 from scenes import materials as mat
 from scenes import props
-from scenes import textures as tx
 from scenes.assembly import Assembly, area_power, sphere_power
 
 WALLS = ("back", "front", "left", "right")
@@ -269,7 +269,7 @@ def put(a: Assembly, piece: fu.Piece, pal: dict, m: np.ndarray, lamp_color=None,
             color = np.ones(3) if lamp_color is None else lamp_color
             radiance = lamp_power / sphere_power(r, 1.0)
             em = mat.emitter(color * radiance)
-            a.light(em, lamp_power * float(tx.luminance(color)), group="lamps")
+            a.light(em, lamp_power * float(colors.luminance(color)), group="lamps")
             a.add("bulb", {"type": "sphere", "center": [float(v) for v in c], "radius": float(r), "emitter": em})
         else:
             a.add("bulb", {"type": "sphere", "center": [float(v) for v in c], "radius": float(r),
@@ -415,7 +415,7 @@ def ceiling_lights(a: Assembly, rng: np.random.Generator, room: Room, pal: dict,
                          "bsdf": mat.diffuse(0.8)}
                 if on:
                     em = mat.emitter(color * power_each / area_power(np.pi * r * r, 1.0))
-                    a.light(em, power_each * float(tx.luminance(color)), group="lamps")
+                    a.light(em, power_each * float(colors.luminance(color)), group="lamps")
                     shape["emitter"] = em
                 a.add("ceiling_light", shape)
             else:  # panel
@@ -427,7 +427,7 @@ def ceiling_lights(a: Assembly, rng: np.random.Generator, room: Room, pal: dict,
                          "bsdf": mat.diffuse(0.8)}
                 if on:
                     em = mat.emitter(color * power_each / area_power(sx * sz, 1.0))
-                    a.light(em, power_each * float(tx.luminance(color)), group="lamps")
+                    a.light(em, power_each * float(colors.luminance(color)), group="lamps")
                     shape["emitter"] = em
                 a.add("ceiling_light", shape)
             count += 1

@@ -160,6 +160,7 @@ def test_look_at_matches_mitsuba():
 
 
 def test_textures_tile_and_stay_in_range():
+    from scenes import colors, envmaps
     from scenes import textures as tx
 
     rng = np.random.default_rng(0)
@@ -167,9 +168,10 @@ def test_textures_tile_and_stay_in_range():
         img, kind = tx.random_albedo_texture(rng, 64)
         assert img.shape == (64, 64, 3) and img.dtype == np.float32, kind
         assert 0.0 <= img.min() and img.max() <= 1.0, kind
-    sky = tx.sky(rng, tx.direction(30, 40), "clear", 32)
+    sky = envmaps.sky(rng, envmaps.direction(30, 40), "clear", 32)
     assert sky.shape == (32, 64, 3) and np.isfinite(sky).all()
-    assert np.isclose(tx.luminance(tx.irradiance(np.where(tx.latlong_directions(32)[0][..., 1:2] > 0, sky, 0))), np.pi, rtol=0.05)
+    upper = np.where(envmaps.latlong_directions(32)[0][..., 1:2] > 0, sky, 0)
+    assert np.isclose(colors.luminance(envmaps.irradiance(upper)), np.pi, rtol=0.05)
 
 
 # --------------------------------------------------------------------------- rendering
