@@ -25,7 +25,7 @@ from benchmarks.render_bench import machine  # noqa: E402
 
 def plain_loop(names: list[str], root: Path, size: int, spp: int) -> float:
     from mcdenoise.core.exr import write_frame
-    from mcdenoise.farm.driver import Item, item_seed
+    from mcdenoise.farm.layout import Item, item_seed
     from renderers import get_renderer
 
     renderer = get_renderer()
@@ -56,7 +56,8 @@ def tiny_items(work: Path, count: int) -> tuple[float, float]:
     """Seconds for ``count`` 1-spp reference passes of one 1x1-pixel scene through the farm
     (1 worker, scheduling loop only) and in a plain loop: their difference is farm overhead."""
     from mcdenoise.core.exr import write_frame
-    from mcdenoise.farm.driver import DatasetConfig, Item, run_dataset
+    from mcdenoise.farm.driver import DatasetConfig, run_dataset
+    from mcdenoise.farm.layout import Item
     from renderers import get_renderer
 
     summary = run_dataset(DatasetConfig(output=work / "tiny", scenes="cornell:0", spp=1,

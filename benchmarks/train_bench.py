@@ -83,7 +83,8 @@ def read_val(run: Path) -> list[dict]:
 
 def compare(args: argparse.Namespace) -> dict:
     """Train the same config with noisy and with clean targets; collect both validation curves."""
-    from mcdenoise.train.mc import TrainConfig, train
+    from mcdenoise.train.config import TrainConfig
+    from mcdenoise.train.mc import train
 
     base = TrainConfig(spp=args.spp, data=args.data, steps=args.steps, width=args.width,
                        crop=args.crop, batch=args.batch, lr=args.lr, val_every=args.val_every,

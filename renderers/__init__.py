@@ -12,21 +12,9 @@ an explicit seed (same seed, same image; different seeds, independent noise) and
 """
 from __future__ import annotations
 
-from typing import Protocol
+from renderers.interface import Renderer, RenderError
 
-from mcdenoise.core.frame import Frame
-
-
-class RenderError(RuntimeError):
-    """A scene could not be loaded or rendered; the message names the scene and the cause."""
-
-
-class Renderer(Protocol):
-    name: str
-
-    def render(self, scene, spp: int, seed: int, width: int | None = None,
-               height: int | None = None, max_depth: int | None = None,
-               aux: bool = True) -> Frame: ...
+__all__ = ["BACKENDS", "RenderError", "Renderer", "get_renderer"]
 
 
 BACKENDS = ("mitsuba",)

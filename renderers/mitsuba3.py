@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mcdenoise.core.frame import Frame
-from renderers import RenderError
+from renderers.interface import RenderError
 from renderers.mitsuba_variant import choose_variant
 
 # One pass renders at most this many samples: Mitsuba refuses wavefronts of 2^32 samples

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcdenoise.errors import UserError
+
 FAMILY_SIZE = 10_000
 SPLITS: dict[str, range] = {
     "train": range(0, 8000),
@@ -68,7 +70,7 @@ class FamilyInfo:
     count: int
 
 
-class SceneNameError(ValueError):
+class SceneNameError(UserError, ValueError):
     """A scene name or spec that does not name any instance; the message says why."""
 
 

@@ -1,4 +1,4 @@
-"""The FastAPI app: ``create_app(config)`` builds it, uvicorn serves it (see service/cli.py).
+"""The FastAPI app: ``create_app(config)`` builds it, uvicorn serves it (service/serve.py).
 
 Routes:
     POST /v1/denoise   EXR(s) in (multipart), denoised EXR out, every other layer kept

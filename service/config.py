@@ -5,6 +5,9 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcdenoise.errors import UserError
+from mcdenoise.flags import flag
+
 # 4096 x 4096: DCI 4K and UHD frames pass; a frame this size needs about 2 GB while it is
 # decoded and denoised, so the default queue cannot exhaust a small machine's memory.
 DEFAULT_MAX_PIXELS = 4096 * 4096
@@ -16,46 +19,46 @@ GPU_BATCH = 8
 BATCH_MAX_PIXELS = 1024 * 1024
 
 
-class ServeConfigError(ValueError):
+class ServeConfigError(UserError, ValueError):
     """A setting the service cannot start with; the message says what to change."""
 
 
 @dataclass
 class ServeConfig:
-    """Settings of the denoise service.
-
-    host, port: where uvicorn listens. Any host that is not loopback (127.0.0.0/8, ::1,
-        localhost) requires ``api_key_file``.
-    model: model files, each ``PATH`` or ``NAME=PATH``; the first is the default. None:
-        the shipped default model (mcdenoise/models/default.safetensors).
-    api_key_file: a file with one API key per line (blank lines and ``#`` comments ignored).
-        When given, every /v1 endpoint and /metrics require a key, on any host.
-    max_pixels: largest frame accepted, width x height, checked from the EXR header before
-        any pixel is decoded.
-    max_upload_mb: largest request body, MiB, enforced while it streams in.
-    queue: frames that may wait for the denoiser beyond those being denoised; when the queue
-        is full, requests get 503 with Retry-After.
-    workers: inference threads (one is right for one GPU or for a CPU, where torch already
-        uses every core).
-    batch: frames denoised together on one worker, for waiting frames of one size and model of
-        at most BATCH_MAX_PIXELS pixels; None: 8 on a GPU, 1 on a CPU.
-    timeout: seconds one request may take, upload to response; past it: 504 (or 408 while the
-        upload is still arriving).
-    device: "auto" (CUDA when available), "cpu" or "cuda".
-    log_level: uvicorn's and the service's log level.
-    """
-    host: str = "127.0.0.1"
-    port: int = 8000
-    model: list[str] | None = None
-    api_key_file: Path | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
-    queue: int = DEFAULT_QUEUE
-    workers: int = 1
-    batch: int | None = None
-    timeout: float = DEFAULT_TIMEOUT_S
-    device: str = "auto"
-    log_level: str = "info"
+    """Settings of the denoise service, one field per `mcdenoise serve` flag."""
+    host: str = flag("127.0.0.1", help="address to listen on (default 127.0.0.1, this machine "
+                     "only); any address that is not loopback (127.0.0.0/8, ::1, localhost) "
+                     "requires --api-key-file")
+    port: int = flag(8000, help="port")
+    model: list[str] | None = flag(None, append=True, metavar="[NAME=]PATH",
+                                   help="model file (RUN/model.safetensors); repeat to serve "
+                                        "several, the first is the default (default: the "
+                                        "shipped default model)")
+    api_key_file: Path | None = flag(None, metavar="FILE",
+                                     help="file of API keys, one per line (blank lines and # "
+                                          "comments ignored); required unless --host is "
+                                          "loopback, and when given every /v1 route and "
+                                          "/metrics need a key, on any host")
+    max_pixels: int = flag(DEFAULT_MAX_PIXELS, metavar="N",
+                           help=f"largest frame, width x height, checked from the EXR header "
+                                f"before decoding (default {DEFAULT_MAX_PIXELS}, 4096x4096)")
+    max_upload_mb: float = flag(DEFAULT_MAX_UPLOAD_MB, metavar="N",
+                                help="largest request body, MiB, enforced while it streams in")
+    queue: int = flag(DEFAULT_QUEUE, metavar="N",
+                      help="requests that may wait for the denoiser beyond those being "
+                           "denoised; more get 503 with Retry-After")
+    workers: int = flag(1, help="inference threads (one is right for one GPU or for a CPU, "
+                                "where torch already uses every core; default 1)")
+    batch: int | None = flag(None, metavar="N",
+                             help=f"waiting frames of one size and model (at most "
+                                  f"{BATCH_MAX_PIXELS} pixels) denoised together (default: "
+                                  f"{GPU_BATCH} on a GPU, 1 on a CPU)")
+    timeout: float = flag(DEFAULT_TIMEOUT_S, metavar="S",
+                          help="seconds per request, upload to response; past it 504 (or 408 "
+                               "while the upload is still arriving)")
+    device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
+    log_level: str = flag("info", choices=("debug", "info", "warning", "error"),
+                          help="uvicorn's and the service's log level")
 
     def __post_init__(self) -> None:
         if isinstance(self.model, (str, Path)):

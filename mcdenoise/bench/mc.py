@@ -7,7 +7,7 @@
 2. Denoises the first frame of each pair with every method: the noisy input itself, Intel
    Open Image Denoise (``pyoidn``: HDR, albedo + normal, ``--oidn-quality``), our model
    (``--model``, default the shipped one) and, when given, a clean-target model of ours.
-3. Scores each against the reference: PSNR of x/(1+x), relMSE, SSIM (metrics.py), and
+3. Scores each against the reference: PSNR of x/(1+x), relMSE, SSIM (core/metrics.py), and
    reports the reference's true sample count beside them.
 4. Times ours and OIDN on the same frames, and on one ``--speed-size`` frame (1920x1080 by
    default: the artists' case), in the same process, after a warm-up.
@@ -27,29 +27,36 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mcdenoise.errors import ConfigError
+from mcdenoise.flags import add_flags, flag
+
 CROP = 64  # contact-sheet crop, shown at 2x
 
 
 @dataclass
 class BenchMcConfig:
     """`mcdenoise bench mc`: flags map 1:1 onto these fields."""
-    json: Path
-    scenes: str = "interior:9000-9001,hall:9000-9001,cornell:9000-9001,objects:9000-9001," \
-                  "lights:9000-9001,detail:9000-9001"
-    spp: int = 64
-    reference_spp: int = 131072
-    chunk_spp: int = 4096
-    width: int = 256
-    height: int | None = None
-    model: Path | None = None
-    clean_model: Path | None = None
-    data: Path = Path("bench-data/mc")
-    oidn_quality: str = "high"
-    speed_size: str = "1920x1080"
-    repeats: int = 3
-    device: str = "auto"
-    address: str | None = None
-    num_cpus: int | None = None
+    json: Path = flag(metavar="FILE", help="results JSON; the report (.md) and sheet "
+                      "(_sheet.png) go beside it")
+    scenes: str = flag("interior:9000-9001,hall:9000-9001,cornell:9000-9001,objects:9000-9001,"
+                       "lights:9000-9001,detail:9000-9001", metavar="SPEC",
+                       help="scene spec or scene files (default: two test-split instances per "
+                            "family)")
+    spp: int = flag(64, help="input spp")
+    reference_spp: int = flag(131072, help="reference spp (the report states the true count)")
+    chunk_spp: int = flag(4096, help="spp per reference pass")
+    width: int = flag(256, help="image width")
+    height: int | None = flag(None, help="image height (default: keeps the aspect)")
+    model: Path | None = flag(None, help="our model (default: the shipped one)")
+    clean_model: Path | None = flag(None, help="also score this model (trained with --targets clean)")
+    data: Path = flag(Path("bench-data/mc"), metavar="DIR", help="render cache")
+    oidn_quality: str = flag("high", choices=("fast", "balanced", "high"), help="OIDN quality")
+    speed_size: str = flag("1920x1080", metavar="WxH",
+                           help="also time one frame of this size; 0: skip")
+    repeats: int = flag(3, help="timed runs per method on the speed frame")
+    device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="device for our model")
+    address: str | None = flag(None, help="Ray cluster for the renders (default: a local one)")
+    num_cpus: int | None = flag(None, help="CPUs of the local Ray (default: all)")
 
 
 @dataclass
@@ -66,9 +73,9 @@ def parse_size(text: str) -> tuple[int, int] | None:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--speed-size must look like 1920x1080, not {text!r}") from None
+        raise ConfigError(f"--speed-size must look like 1920x1080, not {text!r}") from None
     if width < 1 or height < 1:
-        raise ValueError(f"--speed-size must be positive, not {text!r}")
+        raise ConfigError(f"--speed-size must be positive, not {text!r}")
     return width, height
 
 
@@ -90,7 +97,7 @@ def render_inputs(config: BenchMcConfig) -> list:
     by_name = {s.scene: s for s in scan(config.data) if s.reference is not None}
     found = [by_name[name] for name in wanted if name in by_name]
     if not found:
-        raise ValueError(f"no scene of {config.scenes!r} has a reference in {config.data}")
+        raise ConfigError(f"no scene of {config.scenes!r} has a reference in {config.data}")
     return found
 
 
@@ -275,15 +282,10 @@ def report(result: dict[str, Any], found: list[Method], sheet: Path) -> str:
 def run_bench_mc(config: BenchMcConfig) -> int:
     from mcdenoise.bench.machine import describe
     from mcdenoise.core.files import write_text
-    from mcdenoise.nn.modelfile import ModelFileError
 
     config.data = Path(config.data)
     parse_size(config.speed_size)
-    try:
-        found = methods(config)
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    found = methods(config)
     scenes = render_inputs(config)
     rows, images = score_scenes(scenes, found)
     json_path = Path(config.json)
@@ -302,3 +304,14 @@ def run_bench_mc(config: BenchMcConfig) -> int:
     print(markdown.split("## Per scene")[0].rstrip())
     print(f"wrote {json_path}, {json_path.with_suffix('.md')} and {sheet}")
     return 0
+
+
+def register(benchmarks) -> None:
+    mc = benchmarks.add_parser(
+        "mc", help="our model vs the noisy input and OIDN, against references",
+        description="Render (cached, through the farm) noisy frames and references, denoise "
+                    "them with OIDN and our model, and score PSNR of x/(1+x), relMSE and SSIM; "
+                    "time both on the same frames and on one large frame. Writes the JSON, a "
+                    "Markdown report and a contact sheet PNG beside it.")
+    add_flags(mc, BenchMcConfig)
+    mc.set_defaults(config=BenchMcConfig, run=run_bench_mc)

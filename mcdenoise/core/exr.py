@@ -31,6 +31,7 @@ import OpenEXR
 
 from mcdenoise.core.files import atomic_path
 from mcdenoise.core.frame import Frame
+from mcdenoise.errors import UserError
 
 EXR_ATTRIBUTES_KEY = "exr_attributes"
 NONFINITE_KEY = "nonfinite"
@@ -69,7 +70,7 @@ _XYZ = (("X", "Y", "Z"), ("x", "y", "z"))
 _DEPTH_SUFFIXES = ("Z", "z", "T", "Y", "R")
 
 
-class ExrError(Exception):
+class ExrError(UserError):
     """A file that cannot be read as a frame (or written). ``str()`` is ``"<path>: <problem>"``."""
 
     def __init__(self, path: Any, problem: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-# Channel names we write (DESIGN.md "EXR channels written").
+# Channel names we write (core/exr.py maps other layouts it reads onto these roles).
 COLOR_CHANNELS = ("R", "G", "B")
 ALPHA_CHANNEL = "A"
 ALBEDO_CHANNELS = ("albedo.R", "albedo.G", "albedo.B")

@@ -1,7 +1,7 @@
 """Image quality against a reference, on (H, W, 3) linear HDR arrays.
 
 PSNR is taken on x / (1 + x) of the linear HDR values at the frame's own exposure (NaN and
-negatives -> 0), peak 1, as in ANCHORS.md; relMSE is (x - r)^2 / (r^2 + 0.01) on linear HDR.
+negatives -> 0), peak 1, as the paper scores renders; relMSE is (x - r)^2 / (r^2 + 0.01) on linear HDR.
 """
 from __future__ import annotations
 

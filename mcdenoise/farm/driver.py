@@ -10,35 +10,29 @@ directory itself (a path every node sees), so large arrays never travel through 
   and asking for more spp later only renders the missing passes.
 
 The driver keeps a bounded number of tasks in flight (memory stays flat however many scenes
-are asked for) and is the only writer of the manifest (see manifest.py). Ray retries a task
+are asked for) and is the only writer of the manifest (farm/manifest.py). Ray retries a task
 whose worker process dies; a scene that fails to load or render is recorded as failed and the
 other scenes go on. Seeds are a hash of (dataset seed, scene, kind, index): the same command
 renders the same images, and every pair and pass has its own noise.
 
-Directory layout::
-
-    DIR/dataset.json                    the settings every re-run must agree with
-    DIR/manifest.jsonl                  one line per finished item
-    DIR/scenes/<slug>/noisy_0.exr       noisy pair (half), colour + albedo + normal + depth
-    DIR/scenes/<slug>/noisy_1.exr
-    DIR/scenes/<slug>/passes/pass_0000.exr   reference passes (float), deleted once merged
-    DIR/scenes/<slug>/reference.exr     the merged reference (float), header spp = its samples
+The directory layout, items, slugs and seeds are in farm/layout.py.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from mcdenoise.core.files import TMP_MARKER, write_text
+from mcdenoise.errors import ConfigError
+from mcdenoise.flags import add_flags, flag
+from mcdenoise.farm.layout import Item, Record, item_seed
 from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
 
 
@@ -46,45 +40,23 @@ from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
 @dataclass
 class DatasetConfig:
     """`mcdenoise dataset`: render noisy pairs (and references) for many scenes on Ray."""
-    output: Path
-    scenes: str
-    spp: int = 64
-    reference_spp: int = 0
-    chunk_spp: int = 4096
-    width: int | None = None
-    height: int | None = None
-    max_depth: int | None = None
-    seed: int = 0
-    address: str | None = None
-    num_cpus: int | None = None
-    gpus_per_task: float = 0.0
-    variant: str | None = None
-    max_in_flight: int | None = None
-    retries: int = 3
-
-
-@dataclass(frozen=True)
-class Item:
-    """One unit of farm work: one render (noisy, pass) or one merge (reference)."""
-    scene: str
-    kind: str
-    index: int
-    spp: int
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.scene}|{self.kind}|{self.index}"
-
-    @property
-    def path(self) -> str:
-        """Output path relative to the dataset directory."""
-        folder = f"scenes/{scene_slug(self.scene)}"
-        if self.kind == "noisy":
-            return f"{folder}/noisy_{self.index}.exr"
-        if self.kind == "pass":
-            return f"{folder}/passes/pass_{self.index:04d}.exr"
-        return f"{folder}/reference.exr"
+    output: Path = flag(short="-o", metavar="DIR", help="dataset directory (on a path every node sees)")
+    scenes: str = flag(metavar="SPEC", help="e.g. 'interior:0-799,cornell:0-99,path/to/scene.xml' "
+                       "or a split name (train, validation, test)")
+    spp: int = flag(64, help="spp of each noisy render")
+    reference_spp: int = flag(0, help="spp of the references (default 0: none; the paper used 131072)")
+    chunk_spp: int = flag(4096, help="spp of one reference pass, one Ray task each")
+    width: int | None = flag(None, help="image width (default: the scene's)")
+    height: int | None = flag(None, help="image height (default: keeps the aspect)")
+    max_depth: int | None = flag(None, help="path depth (default: the scene's)")
+    seed: int = flag(0, help="dataset seed (default 0)")
+    address: str | None = flag(None, help="join a Ray cluster: auto, host:port or ray://host:port "
+                               "(default: start a local Ray)")
+    num_cpus: int | None = flag(None, help="CPUs of the local Ray (default: all)")
+    gpus_per_task: float = flag(0.0, help="GPUs per render task; > 0 renders with Mitsuba's CUDA variant")
+    variant: str | None = flag(None, help="Mitsuba variant (default: chosen per worker)")
+    max_in_flight: int | None = flag(None, help="tasks submitted at once (default: 2 per cluster CPU)")
+    retries: int = flag(3, help="retries of a task whose worker died")
 
 
 @dataclass
@@ -101,22 +73,8 @@ class Summary:
         return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
-def scene_slug(scene: str) -> str:
-    """A directory name for a scene: 'interior:17' -> 'interior-17'; a file gets its stem plus
-    a short hash of its absolute path, so two scene.xml files do not collide."""
-    if scene.lower().endswith(".xml"):
-        digest = hashlib.sha1(str(Path(scene).resolve()).encode()).hexdigest()[:8]
-        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(scene).stem)}-{digest}"
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", scene)
-
-
-def item_seed(base: int, scene: str, kind: str, index: int) -> int:
-    digest = hashlib.blake2b(f"{base}|{scene}|{kind}|{index}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
-
-
 # -- planning --------------------------------------------------------------------------------
-def plan(config: DatasetConfig, scenes: list[str], done: dict[str, dict]) -> list[Item]:
+def plan(config: DatasetConfig, scenes: list[str], done: dict[str, Record]) -> list[Item]:
     """Items still to do, in order. ``done`` maps item keys to finished manifest records.
 
     Reference passes top up: passes already rendered (merged or not) count towards
@@ -130,8 +88,7 @@ def plan(config: DatasetConfig, scenes: list[str], done: dict[str, dict]) -> lis
                 items.append(item)
         if config.reference_spp <= 0:
             continue
-        passes = {r["index"]: r["spp"] for r in done.values()
-                  if r["scene"] == scene and r["kind"] == "pass"}
+        passes = {r.index: r.spp for r in done.values() if r.scene == scene and r.kind == "pass"}
         remaining = config.reference_spp - sum(passes.values())
         index = max(passes, default=-1) + 1
         new_passes = []
@@ -142,7 +99,7 @@ def plan(config: DatasetConfig, scenes: list[str], done: dict[str, dict]) -> lis
             index += 1
         items += new_passes
         reference = done.get(Item(scene, "reference", 0, 0, 0).key)
-        merged = set(reference["passes"]) if reference else set()
+        merged = set(reference.passes) if reference else set()
         if new_passes or set(passes) - merged:
             items.append(Item(scene, "reference", 0, 0, 0))
     return items
@@ -233,7 +190,7 @@ def check_settings(config: DatasetConfig) -> None:
         changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if changed:
             detail = ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in changed.items())
-            raise ValueError(f"{config.output} holds a dataset with other settings ({detail}); "
+            raise ConfigError(f"{config.output} holds a dataset with other settings ({detail}); "
                              "use a new directory or the original settings")
         return
     write_text(path, json.dumps(settings, indent=2) + "\n")
@@ -249,28 +206,31 @@ def remove_temporaries(root: Path) -> int:
     return count
 
 
-def finished_items(root: Path) -> dict[str, dict]:
+def finished_items(root: Path) -> dict[str, Record]:
     """Manifest records of items that are really finished: done, and their file is there (or,
     for a reference pass, merged into a reference that is there)."""
-    records = {k: r for k, r in read_manifest(root).items() if r.get("status") == "done"}
-    merged = {(r["scene"], index) for r in records.values() if r["kind"] == "reference"
-              and (root / r["path"]).exists() for index in r["passes"]}
-    return {k: r for k, r in records.items() if (root / r["path"]).exists()
-            or (r["kind"] == "pass" and (r["scene"], r["index"]) in merged)}
+    records = {k: r for k, r in read_manifest(root).items() if r.done}
+    merged = {(r.scene, index) for r in records.values() if r.kind == "reference"
+              and (root / r.path).exists() for index in r.passes}
+    return {k: r for k, r in records.items() if (root / r.path).exists()
+            or (r.kind == "pass" and (r.scene, r.index) in merged)}
 
 
-def start_ray(address: str | None = None, num_cpus: int | None = None):
-    """Join the cluster at ``address``, or start a local one (dashboard off) and return it."""
+def start_ray(address: str | None = None, num_cpus: int | None = None,
+              log_to_driver: bool = False):
+    """Join the cluster at ``address``, or start a local one (dashboard off) and return it:
+    the project's one way to start Ray. ``log_to_driver``: show the workers' output here (the
+    trainer's progress runs in a Ray Train worker; render workers have nothing to say)."""
     import ray
 
     if ray.is_initialized():
         return ray
     if address:
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=log_to_driver)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, local cluster
         ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 logging_level=logging.ERROR, log_to_driver=False)
+                 logging_level=logging.ERROR, log_to_driver=log_to_driver)
     return ray
 
 
@@ -285,7 +245,7 @@ def run_dataset(config: DatasetConfig,
     root = Path(config.output)
     names = scene_family.parse_spec(config.scenes)
     if not names:
-        raise ValueError(f"scene spec {config.scenes!r} names no scenes")
+        raise ConfigError(f"scene spec {config.scenes!r} names no scenes")
     check_settings(config)
     remove_temporaries(root)
     done = finished_items(root)
@@ -321,8 +281,8 @@ def run_dataset(config: DatasetConfig,
 
     def submit(item: Item) -> None:
         if item.kind == "reference":
-            passes = {r["index"]: r["spp"] for r in done.values()
-                      if r["scene"] == item.scene and r["kind"] == "pass"}
+            passes = {r.index: r.spp for r in done.values()
+                      if r.scene == item.scene and r.kind == "pass"}
             in_flight[merge_task.remote(item.scene, str(root), passes)] = item
         else:
             in_flight[render_task.remote(item, str(root), worker_config)] = item
@@ -346,8 +306,6 @@ def run_dataset(config: DatasetConfig,
                     continue
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
                 item = in_flight.pop(ready[0])
-                base = {"key": item.key, "scene": item.scene, "kind": item.kind,
-                        "index": item.index, "seed": item.seed, "spp": item.spp, "path": item.path}
                 try:
                     result = ray.get(ready[0])
                 except Exception as error:  # the task's own exception, re-raised by Ray
@@ -355,7 +313,7 @@ def run_dataset(config: DatasetConfig,
                     failed_scenes.setdefault(item.scene, message)
                     _record_failure(manifest, summary, item, message)
                 else:
-                    record = {**base, **result, "status": "done"}
+                    record = Record.of(item, "done", **result)
                     manifest.append(record)
                     done[item.key] = record
                     summary.rendered += 1
@@ -410,9 +368,7 @@ def _count_planned_without(config: DatasetConfig, names: list[str]) -> int:
 
 
 def _record_failure(manifest: ManifestWriter, summary: Summary, item: Item, message: str) -> None:
-    manifest.append({"key": item.key, "scene": item.scene, "kind": item.kind, "index": item.index,
-                     "seed": item.seed, "spp": item.spp, "path": item.path, "status": "failed",
-                     "error": message})
+    manifest.append(Record.of(item, "failed", error=message))
     summary.failed += 1
     summary.errors.setdefault(item.scene, message)
 
@@ -424,5 +380,21 @@ def _task_error(error: Exception) -> str:
     return text.strip().splitlines()[-1] if text.strip() else type(error).__name__
 
 
-def config_dict(config: DatasetConfig) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+def run_command(config: DatasetConfig) -> int:
+    """The CLI's `dataset`: a summary line; exit 1 when any item failed."""
+    summary = run_with_progress(config)
+    print(f"dataset {config.output}: {summary.rendered} rendered, {summary.skipped} skipped "
+          f"(already done), {summary.failed} failed; {summary.samples_per_second / 1e6:.2f} "
+          f"Msamples/s over {summary.seconds:.1f} s")
+    return 1 if summary.failed else 0
+
+
+def register(commands) -> None:
+    dataset = commands.add_parser(
+        "dataset", help="render noisy pairs (and references) for many scenes on Ray",
+        description="Render a Noise2Noise dataset: for every scene two independent noisy "
+                    "renders at --spp (colour + albedo + normal) and, with --reference-spp, a "
+                    "reference accumulated from passes of --chunk-spp. Resumable: re-running "
+                    "skips what is done; more --reference-spp extends references.")
+    add_flags(dataset, DatasetConfig)
+    dataset.set_defaults(config=DatasetConfig, run=run_command)

@@ -13,15 +13,16 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+
+from mcdenoise.farm.layout import Record
 
 MANIFEST = "manifest.jsonl"
 
 
-def read_manifest(root: str | os.PathLike) -> dict[str, dict[str, Any]]:
+def read_manifest(root: str | os.PathLike) -> dict[str, Record]:
     """Latest record per item key; torn or corrupt lines are skipped with a warning."""
     path = Path(root) / MANIFEST
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, Record] = {}
     if not path.exists():
         return records
     with open(path, encoding="utf-8") as handle:
@@ -29,16 +30,11 @@ def read_manifest(root: str | os.PathLike) -> dict[str, dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                records[record["key"]] = record
-            except (json.JSONDecodeError, KeyError, TypeError):
+                record = Record.from_dict(json.loads(line))
+                records[record.key] = record
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
                 warnings.warn(f"{path}:{number}: skipping an unreadable manifest line")
     return records
-
-
-def iter_records(root: str | os.PathLike, status: str = "done") -> Iterable[dict[str, Any]]:
-    """Latest records with the given status."""
-    return (r for r in read_manifest(root).values() if r.get("status") == status)
 
 
 class ManifestWriter:
@@ -55,8 +51,8 @@ class ManifestWriter:
             if self._handle.read(1) != b"\n":
                 self._handle.write(b"\n")
 
-    def append(self, record: dict[str, Any]) -> None:
-        record = {**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    def append(self, record: Record) -> None:
+        record = {**record.to_dict(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self._handle.write((json.dumps(record, sort_keys=True) + "\n").encode())
         self._handle.flush()
         os.fsync(self._handle.fileno())

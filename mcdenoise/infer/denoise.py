@@ -20,18 +20,11 @@ import torch
 
 from mcdenoise.core.files import choose_device
 from mcdenoise.core.frame import Frame
+from mcdenoise.infer import OVERLAP, TILE
 from mcdenoise.infer.tiling import run_tiled
 from mcdenoise.nn.model import UNet
 from mcdenoise.nn.transform import (Transform, decode_output, frame_input, output_to_hdr,
                                     pad_to_multiple)
-
-# Tiles of at most 512 pixels bound memory (the 48-wide U-Net needs about 1.1 GB of
-# activations per 512^2 tile in fp32; benchmarks/results/denoise_memory.md has the shipped
-# model's peak on a 4K frame). Tiles are balanced (tiling.tile_size): a 1080p frame is 15 tiles
-# of 480 x 448, and on this project's CPU that is faster than 4 tiles of 1024 x 608 (2.3 vs
-# 2.5 s) as well as smaller. 96 pixels of overlap hide the missing context at tile edges.
-TILE = 512
-OVERLAP = 96
 
 
 @dataclass

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from mcdenoise.errors import ConfigError, UserError
+from mcdenoise.flags import add_flags, flag
+from mcdenoise.infer import OVERLAP, TILE
 
 SEQUENCE = re.compile(r"#+")
 
@@ -32,20 +35,24 @@ SEQUENCE = re.compile(r"#+")
 @dataclass
 class DenoiseConfig:
     """`mcdenoise denoise`: flags map 1:1 onto these fields."""
-    inputs: list[Path] = field(default_factory=list)
-    output: Path = Path("denoised")
-    model: Path | None = None
-    no_aux: bool = False
-    device: str = "auto"
-    precision: str = "auto"
-    tile: int = 512
-    overlap: int = 96
-    workers: int = 0
-    address: str | None = None
-    overwrite: bool = False
+    inputs: list[Path] = flag(positional=True, metavar="IN", default_factory=list,
+                              help="EXR file, folder of EXRs, or sequence such as shot/frame.####.exr")
+    output: Path = flag(Path("denoised"), short="-o", metavar="OUT", required=True,
+                        help="output EXR (one input) or folder (outputs keep the input names)")
+    model: Path | None = flag(None, metavar="M",
+                              help="model file from 'mcdenoise train' (default: the shipped model)")
+    no_aux: bool = flag(False, help="ignore albedo and normal layers, denoise from the colour alone")
+    device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
+    precision: str = flag("auto", choices=("auto", "half", "float"),
+                          help="output pixel type; auto: as the input's colour")
+    tile: int = flag(TILE, help="largest tile side in pixels; bounds memory")
+    overlap: int = flag(OVERLAP, help="overlap of neighbouring tiles in pixels")
+    workers: int = flag(0, help="spread frames over N Ray workers (default 0: in this process)")
+    address: str | None = flag(None, help="Ray cluster to join with --workers (default: a local one)")
+    overwrite: bool = flag(False, help="replace existing outputs")
 
 
-class DenoiseInputError(ValueError):
+class DenoiseInputError(UserError, ValueError):
     """Inputs or outputs that cannot be used; the message names the path and the problem."""
 
 
@@ -168,23 +175,12 @@ def _load(config: DenoiseConfig) -> Any:
 
 def run_denoise(config: DenoiseConfig) -> int:
     """The command: 0 when every frame was denoised, 1 when any failed, 2 for bad arguments."""
-    from mcdenoise.nn.modelfile import ModelFileError
+    from mcdenoise.core.files import choose_device
 
     if config.precision not in ("auto", "half", "float"):
-        print(f"error: --precision must be auto, half or float, not {config.precision!r}",
-              file=sys.stderr)
-        return 2
-    if config.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            print("error: --device cuda, but torch sees no CUDA device", file=sys.stderr)
-            return 2
-    try:
-        pairs = plan_outputs(expand_inputs(config.inputs), Path(config.output), config.overwrite)
-    except DenoiseInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
+    choose_device(config.device)  # ConfigError for --device cuda without a device
+    pairs = plan_outputs(expand_inputs(config.inputs), Path(config.output), config.overwrite)
     from tqdm import tqdm
 
     failures: list[dict[str, Any]] = []
@@ -207,9 +203,6 @@ def run_denoise(config: DenoiseConfig) -> int:
             _denoise_on_ray(pairs, config, report)
         else:
             _denoise_all(_load(config), pairs, config, report)
-    except ModelFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     finally:
         bar.close()
     done = len(pairs) - len(failures)
@@ -258,3 +251,13 @@ def _denoise_on_ray(pairs: list[tuple[Path, Path]], config: DenoiseConfig,
             report(row)
         if queue:
             pending[worker.run.remote([queue.pop(0)])] = worker
+
+
+def register(commands) -> None:
+    denoise = commands.add_parser(
+        "denoise", help="denoise EXR files, folders and frame sequences",
+        description="Denoise EXR frames. Every layer and header attribute is kept; only the "
+                    "colour changes. Albedo and normal layers are used when the file has them. "
+                    "Large frames are denoised in overlapping tiles at bounded memory.")
+    add_flags(denoise, DenoiseConfig)
+    denoise.set_defaults(config=DenoiseConfig, run=run_denoise)

@@ -6,7 +6,7 @@ For Monte Carlo denoising the output and the target are linear HDR (never tonema
 
 The denominator uses the network's own output with its gradient stopped, which keeps the loss
 unbiased under noisy targets (the target in the denominator would not be); the clamp at 0
-matters: an output near -0.01 makes the unclamped loss explode (ANCHORS.md).
+matters: an output near -0.01 makes the unclamped loss explode.
 
 The photographic experiments use L2, L1 (the median: text removal), masked L2 (Bernoulli
 noise, the mask says which target pixels are known) and the annealed "L0" loss

@@ -10,7 +10,7 @@
 
 Two optional heads on the same network (UNetConfig): ``residual`` adds the input colour to the
 last conv's output, and ``kernel`` turns the last conv into per-pixel filter kernels that
-average the input colour (kernel prediction; the trainer's default, see train.py).
+average the input colour (kernel prediction; the trainer's default, see train/config.py).
 
 Every conv is 3x3 with padding 1, followed by leaky ReLU 0.1, except the last (linear);
 no batch norm; He initialisation. The paper's width 48 has about 1.0 M parameters for 9

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from mcdenoise.core.files import atomic_path
+from mcdenoise.errors import UserError
 from mcdenoise.nn.model import UNet, UNetConfig
 from mcdenoise.nn.transform import Transform
 
@@ -34,7 +35,7 @@ SUFFIX = ".safetensors"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.safetensors"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     """A model file that cannot be loaded; ``str()`` names the file and the problem."""
 
     def __init__(self, path: Any, problem: str) -> None:

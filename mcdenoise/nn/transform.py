@@ -15,7 +15,7 @@ Network input, (C, H, W) float32, C = 3 (colour), 6 (+ albedo) or 9 (+ albedo + 
 Network output: the last conv gives z, (3, H, W); ``decode_output`` maps it to linear HDR in
 exposure-scaled units, so the HDR frame is ``decode_output(z) / s``. The loss (L_HDR) compares
 that linear HDR value with the target, linear HDR colour times the *input's* ``s`` (never
-tonemapped: that collapses quality, ANCHORS.md). The map from z ("output map"):
+tonemapped: the paper's ablation found that collapses quality). The map from z ("output map"):
 
 - "untonemap" (default): T^-1(z) = w / (1 - w), w = z^2.2, so the network predicts the
   tonemapped image and copying its tonemapped input is the identity; above V1 = 3 (about four
@@ -193,10 +193,13 @@ def signed_normals(normal: np.ndarray | None) -> np.ndarray | None:
         if decoded_error < stored_error else values
 
 
-def frame_input(transform: Transform, frame, use_aux: bool = True) -> tuple[np.ndarray, float]:
-    """A whole Frame -> ((C, H, W) network input, exposure scale s). ``use_aux=False``
-    ignores the frame's albedo and normal, as when they are missing."""
-    scale = exposure_scale(frame.color, transform)
+def frame_input(transform: Transform, frame, use_aux: bool = True, *,
+                scale: float | None = None) -> tuple[np.ndarray, float]:
+    """A Frame -> ((C, H, W) network input, exposure scale s). ``use_aux=False`` ignores the
+    frame's albedo and normal, as when they are missing. ``scale`` defaults to the frame's own
+    exposure scale; a crop of a larger frame (training) passes the whole frame's instead."""
+    if scale is None:
+        scale = exposure_scale(frame.color, transform)
     albedo, normal = (frame.albedo, signed_normals(frame.normal)) if use_aux else (None, None)
     return network_input(transform, frame.color, albedo, normal, scale), scale
 

@@ -1,10 +1,13 @@
-"""Training and validation data over a farm dataset directory (see farm.py for its layout).
+"""Training and validation data over a farm dataset directory (mcdenoise/farm/layout.py).
 
 Each scene of the directory holds a Noise2Noise pair, ``noisy_0.exr`` and ``noisy_1.exr``
 (colour + albedo + normal), and maybe ``reference.exr``. A training sample is a random crop of
 one scene: input = one render of the pair (which one is random), target = the other render
 (``targets="noisy"``) or the reference (``targets="clean"``), with a random flip and 90-degree
-rotation applied to all buffers alike.
+rotation applied to all buffers alike. A crop becomes network input through the same
+``frame_input`` as a frame at inference (mcdenoise/nn/transform.py: tonemapped colour, normals
+stored encoded in [0, 1] mapped to [-1, 1], buffers clipped to their ranges), with the
+exposure scale of the whole render rather than of the crop, as inference scales whole frames.
 
 Samples are a pure function of (seed, sample index): the scene comes from a per-epoch
 permutation, the crop, flip, rotation and swap from ``default_rng([seed, index])``. So a
@@ -12,7 +15,8 @@ resumed run sees exactly the data it would have seen, whatever the number of loa
 
 EXRs are decoded once per run. When the scenes fit in ``cache_mb`` they stay in memory
 (float16; the pairs are stored as half anyway); otherwise each scene is written once to
-``cache_dir/<scene>-<hash>.npy`` and memory-mapped, so the OS page cache holds what fits.
+``cache_dir/<scene folder>-<hash>.npy`` and memory-mapped, so the OS page cache holds what
+fits (the farm names each scene's folder with its slug, so the folder name is unique).
 """
 from __future__ import annotations
 
@@ -27,9 +31,12 @@ import torch
 
 from mcdenoise.core.exr import read_frame
 from mcdenoise.core.files import atomic_path
+from mcdenoise.core.frame import Frame
+from mcdenoise.errors import ConfigError
+from mcdenoise.farm.layout import Record
 from mcdenoise.farm.manifest import read_manifest
 from mcdenoise.nn.model import MULTIPLE
-from mcdenoise.nn.transform import Transform, exposure_scale, network_input, network_target
+from mcdenoise.nn.transform import Transform, exposure_scale, frame_input, network_target
 
 # Channel layout of a cached scene (H, W, 21): per render of the pair colour, albedo, normal;
 # then the reference colour (zeros when there is none).
@@ -63,23 +70,23 @@ def split_of(scene: str) -> str:
 def scan(root: str | os.PathLike) -> list[SceneFiles]:
     """Scenes of a farm directory whose pair is finished, in manifest order."""
     root = Path(root)
-    records = [r for r in read_manifest(root).values() if r.get("status") == "done"]
-    by_scene: dict[str, dict[tuple[str, int], dict]] = {}
-    for record in records:
-        by_scene.setdefault(record["scene"], {})[(record["kind"], record["index"])] = record
+    by_scene: dict[str, dict[tuple[str, int], Record]] = {}
+    for record in read_manifest(root).values():
+        if record.done:
+            by_scene.setdefault(record.scene, {})[(record.kind, record.index)] = record
     found = []
     for scene, items in by_scene.items():
         pair = [items.get(("noisy", 0)), items.get(("noisy", 1))]
-        if not all(pair) or not all((root / r["path"]).exists() for r in pair):
+        if not all(pair) or not all((root / r.path).exists() for r in pair):
             continue
         reference = items.get(("reference", 0))
-        ref_path = root / reference["path"] if reference else None
+        ref_path = root / reference.path if reference else None
         if ref_path is not None and not ref_path.exists():
             ref_path, reference = None, None
         digest = hashlib.sha1("|".join(
-            r.get("sha256", "") for r in (*pair, reference) if r).encode()).hexdigest()[:12]
-        found.append(SceneFiles(scene, (root / pair[0]["path"], root / pair[1]["path"]), ref_path,
-                                split_of(scene), int(pair[0]["spp"]), digest))
+            r.sha256 or "" for r in (*pair, reference) if r).encode()).hexdigest()[:12]
+        found.append(SceneFiles(scene, (root / pair[0].path, root / pair[1].path), ref_path,
+                                split_of(scene), int(pair[0].spp), digest))
     return found
 
 
@@ -144,9 +151,7 @@ def _pixels(path: Path) -> int:
 
 
 def _cached(files: SceneFiles, cache_dir: Path) -> np.ndarray:
-    from mcdenoise.farm.driver import scene_slug
-
-    path = cache_dir / f"{scene_slug(files.scene)}-{files.digest}.npy"
+    path = cache_dir / f"{files.noisy[0].parent.name}-{files.digest}.npy"
     if not path.exists():
         with atomic_path(path) as temp:  # several workers may race here: each writes a whole file
             np.save(temp, _scene_array(files))
@@ -159,8 +164,8 @@ def crop_size(store: SceneStore, requested: int) -> int:
     smallest = min(min(a.shape[:2]) for a in store.arrays)
     size = min(requested, smallest) // MULTIPLE * MULTIPLE
     if size < MULTIPLE:
-        raise ValueError(f"training images must be at least {MULTIPLE} pixels on each side "
-                         f"(the smallest is {smallest}); render larger images")
+        raise ConfigError(f"training images must be at least {MULTIPLE} pixels on each side "
+                          f"(the smallest is {smallest}); render larger images")
     return size
 
 
@@ -174,12 +179,13 @@ class PairDataset(torch.utils.data.Dataset):
     def __init__(self, store: SceneStore, transform: Transform, crop: int, targets: str = "noisy",
                  seed: int = 0, aux_dropout: float = 0.0):
         if targets not in ("noisy", "clean"):
-            raise ValueError(f"targets must be 'noisy' or 'clean', not {targets!r}")
+            raise ConfigError(f"targets must be 'noisy' or 'clean', not {targets!r}")
         if targets == "clean":
             missing = [f.scene for f in store.files if f.reference is None]
             if missing:
-                raise ValueError(f"--targets clean needs references; {len(missing)} training scenes "
-                                 f"have none (e.g. {missing[0]}): render them with --reference-spp")
+                raise ConfigError(f"--targets clean needs references; {len(missing)} training "
+                                  f"scenes have none (e.g. {missing[0]}): render them with "
+                                  "--reference-spp")
         self.store, self.transform, self.crop = store, transform, crop
         self.targets, self.seed, self.aux_dropout = targets, seed, aux_dropout
 
@@ -214,8 +220,9 @@ class PairDataset(torch.utils.data.Dataset):
         # and the transform puts zeros in its place, as it will for frames without them.
         albedo, normal = (None if rng.random() < self.aux_dropout else inp[..., k:k + 3]
                           for k in (3, 6))
-        return {"input": torch.from_numpy(network_input(self.transform, inp[..., 0:3], albedo,
-                                                        normal, scale)),
+        crop = Frame(color=inp[..., 0:3], albedo=albedo, normal=normal)
+        x, _ = frame_input(self.transform, crop, scale=scale)
+        return {"input": torch.from_numpy(x),
                 "target": torch.from_numpy(network_target(target, scale))}
 
 
@@ -241,7 +248,7 @@ class StepBatches(torch.utils.data.Sampler):
 @dataclass
 class ValidationItem:
     scene: str
-    frame: object  # the noisy input Frame (noisy_0)
+    frame: Frame  # the noisy input (noisy_0)
     reference: np.ndarray  # (H, W, 3) linear HDR
 
 

@@ -1,10 +1,13 @@
 """The photographic benchmark: noise models and their statistics, the Anscombe inverse, the
-training crops, the image sets, and `mcdenoise bench photo --quick` end to end on the shared
-images for all five noises (tiny crops, a few steps: it proves the wiring, not the quality)."""
+training crops, the image sets, the command's flags (bench/photo/config.py), and `mcdenoise
+bench photo --quick` end to end on the shared images for all five noises (tiny crops, a few
+steps: it proves the wiring, not the quality)."""
 from __future__ import annotations
 
 import json
 import math
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from conftest import SHARED
 from mcdenoise import cli
 from mcdenoise.bench.photo import baselines
 from mcdenoise.bench.photo import noise as noises
+from mcdenoise.bench.photo.config import PRESETS, PhotoBenchConfig, command_line
 from mcdenoise.bench.photo.images import NoisyCrops, load_test_set, psnr8, training_paths
 
 IMAGES = SHARED / "data" / "images"
@@ -172,6 +176,32 @@ def test_noisy_crops_are_deterministic_and_share_the_input_across_target_kinds()
 
 
 # -- the command --------------------------------------------------------------------------------
+def test_bench_photo_command_line_parses_back_to_its_config():
+    config = PhotoBenchConfig(noise="text", json=Path("out/text.json"), targets="noisy,clean",
+                              data_root=Path("images"), preset="quick", steps=8, residual=False,
+                              baselines=False, resume=True, seed=3)
+    words = shlex.split(command_line(config))
+    assert words[:3] == ["mcdenoise", "bench", "photo"]
+    args = vars(cli.build_parser().parse_args(words[1:]))
+    assert args.pop("command") == "bench" and args.pop("config") is PhotoBenchConfig
+    args.pop("run")
+    assert PhotoBenchConfig(**args) == config
+    shortcut = vars(cli.build_parser().parse_args(["bench", "photo", "--noise", "gaussian",
+                                                   "--json", "x.json", "--paper"]))
+    assert shortcut["preset"] == "paper" and shortcut["steps"] is None
+
+
+def test_bench_photo_help_lists_each_presets_values_and_the_shortcuts(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "photo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    quick, small, paper = (PRESETS[name]["steps"] for name in PRESETS)
+    assert f"--steps STEPS training steps per run (default: preset; quick {quick}, " \
+           f"small {small}, paper {paper})" in out
+    assert "--quick --preset quick --small --preset small --paper --preset paper" in out
+    assert "--seed SEED training seed (default 0)" in out
+
+
 def bench(tmp_path, noise: str, *extra: str) -> tuple[int, dict]:
     out = tmp_path / f"{noise}.json"
     code = cli.main(["bench", "photo", "--noise", noise, "--quick", "--data-root", str(IMAGES),

@@ -17,7 +17,8 @@ from mcdenoise.core.exr import read_frame
 from service_support import KEY, exr_bytes, keyed_server, make_frame
 
 CHROMIUM = os.environ.get("MCDENOISE_CHROMIUM", "/usr/bin/chromium")
-# Flags that let Debian's chromium run headless in containers and CI (see ANCHORS.md).
+# Flags that let Debian's chromium run headless in containers and CI (no sandbox, no GPU,
+# no /dev/shm).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]

@@ -16,13 +16,15 @@ import pytest
 import torch
 
 from mcdenoise import cli
-from mcdenoise.train.dataset import PairDataset, SceneStore, StepBatches, scan
 from mcdenoise.core.exr import read_frame
 from mcdenoise.infer.denoise import denoise, load_denoiser
 from mcdenoise.nn.model import UNetConfig
 from mcdenoise.nn.modelfile import read_card
-from mcdenoise.train.mc import CHECKPOINT, MODEL_FILE, TrainConfig, load_checkpoint, lr_at, train
 from mcdenoise.nn.transform import tonemap_input, transform_for
+from mcdenoise.train.config import TrainConfig
+from mcdenoise.train.dataset import PairDataset, SceneStore, StepBatches, scan
+from mcdenoise.train.loop import CHECKPOINT, MODEL_FILE, load_checkpoint, lr_at
+from mcdenoise.train.mc import train
 
 SPP = 4
 TINY = ["--spp", str(SPP), "--width", "16", "--crop", "32", "--batch", "2"]

@@ -6,13 +6,21 @@ is non-commercial); ``bm3d_available()`` says whether it is installed. The Ansco
 and its inverses are this module's own code and need nothing else.
 
 Images are (H, W, 3) float32 in [0, 1] (8-bit / 255); Poisson observations are y = P(lam x) / lam.
+
+``run_baseline`` runs one of them on every test image of the benchmark, through a cache.
 """
 from __future__ import annotations
 
 import math
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mcdenoise.bench.photo.config import PhotoBenchConfig
+    from mcdenoise.bench.photo.images import TestImage
 
 ANSCOMBE_OFFSET = 3.0 / 8.0
 # Beyond this mean count the closed-form approximation of the exact inverse is accurate to
@@ -94,3 +102,40 @@ def anscombe_bm3d(noisy: np.ndarray, lam: float) -> np.ndarray:
     scale = float(anscombe(np.array(lam)))  # white -> about 1: the range BM3D is tuned for
     denoised = bm3d_gaussian(transformed / scale, 1.0 / scale).astype(np.float64) * scale
     return (inverse_anscombe_exact(denoised) / lam).astype(np.float32)
+
+
+# -- on the benchmark's test images ------------------------------------------------------------
+def baseline_methods(noise: str) -> list[str]:
+    """The classical baselines that apply to a noise (besides the noisy input itself)."""
+    return {"gaussian": ["bm3d"], "poisson": ["anscombe_bm3d"]}.get(noise, [])
+
+
+def run_baseline(config: PhotoBenchConfig, method: str, tests: dict[str, list[TestImage]]
+                 ) -> dict[str, dict[str, np.ndarray]]:
+    """Outputs of a BM3D baseline for every test image, cached in WORK/baselines/ as 8-bit
+    PNGs (what PSNR is taken of anyway) keyed by method, test parameter, seed and crop."""
+    from tqdm import tqdm
+
+    from mcdenoise.bench.photo import noise as noises
+    from mcdenoise.bench.photo.images import TEST_SEED, load_image, to_float
+    from mcdenoise.core.color import save_png
+
+    value = noises.get(config.noise).test_value
+    cache = (Path(config.work) / "baselines" /
+             f"{method}-{value:g}-seed{TEST_SEED}-crop{config.test_crop or 'none'}")
+    outputs: dict[str, dict[str, np.ndarray]] = {}
+    total = sum(len(images) for images in tests.values())
+    with tqdm(total=total, desc=f"baseline {method}", unit="image", disable=None) as bar:
+        for name, images in tests.items():
+            outputs[name] = {}
+            for image in images:
+                path = cache / name / f"{image.name}.png"
+                if not path.exists():
+                    if method == "bm3d":
+                        out = bm3d_gaussian(image.noisy, value / 255.0)
+                    else:
+                        out = anscombe_bm3d(image.noisy, value)
+                    save_png(np.round(np.clip(out, 0, 1) * 255).astype(np.uint8), path)
+                outputs[name][image.name] = to_float(load_image(path))
+                bar.update(1)
+    return outputs

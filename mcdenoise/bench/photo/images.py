@@ -15,28 +15,41 @@ float32 in [0, 1] (value / 255, no linearisation), as in the paper.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mcdenoise.bench.photo import noise as noises
+from mcdenoise.errors import ConfigError
 
 # Test set name (as given to --test-sets) -> folder under the data root.
 TEST_SETS = {"kodak24": "kodak24", "bsd300": "bsd300_test", "set14": "set14"}
 TRAIN_DIR = Path("train") / "cbsd432"
 OVERLAP_LIST = Path("train") / "cbsd432_overlap_with_bsd300_test.txt"
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+TEST_SEED = 2018  # test noise is fixed by (this, set, image name): the same for every run
+
+
+
+@dataclass
+class TestImage:
+    """One test image with its seeded test noise."""
+    set: str
+    name: str
+    clean: np.ndarray  # (H, W, 3) uint8
+    noisy: np.ndarray  # (H, W, 3) float32 [0, 1] units, not clipped
 
 
 def image_paths(folder: str | os.PathLike) -> list[Path]:
     """The image files of a folder, sorted by name (so limits and seeds are reproducible)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no such image folder")
+        raise ConfigError(f"{folder}: no such image folder")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS)
     if not paths:
-        raise ValueError(f"{folder}: no images ({', '.join(EXTENSIONS)}) in it")
+        raise ConfigError(f"{folder}: no images ({', '.join(EXTENSIONS)}) in it")
     return paths
 
 
@@ -64,7 +77,7 @@ def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 def test_set_folder(data_root: str | os.PathLike, name: str) -> Path:
     if name not in TEST_SETS:
-        raise ValueError(f"unknown test set {name!r}; one of {', '.join(TEST_SETS)}")
+        raise ConfigError(f"unknown test set {name!r}; one of {', '.join(TEST_SETS)}")
     return Path(data_root) / TEST_SETS[name]
 
 
@@ -94,7 +107,7 @@ def training_paths(data_root: str | os.PathLike, train_dir: str | os.PathLike | 
     kept = [p for p in paths if p.stem not in excluded]
     dropped = sorted(p.stem for p in paths if p.stem in excluded)
     if not kept:
-        raise ValueError(f"no training images left after excluding the test images ({len(dropped)})")
+        raise ConfigError(f"no training images left after excluding the test images ({len(dropped)})")
     return kept, dropped
 
 
@@ -120,7 +133,7 @@ class NoisyCrops(torch.utils.data.Dataset):
             raise ValueError(f"targets must be 'noisy' or 'clean', not {targets!r}")
         small = [a.shape[:2] for a in images if min(a.shape[:2]) < crop]
         if small:
-            raise ValueError(f"--crop {crop} is larger than a training image ({small[0]})")
+            raise ConfigError(f"--crop {crop} is larger than a training image ({small[0]})")
         self.images, self.model, self.crop = images, noises.get(noise), crop
         self.targets, self.seed = targets, seed
         self.range = param_range or self.model.train_range

@@ -30,6 +30,8 @@ from typing import Callable
 
 import numpy as np
 
+from mcdenoise.errors import ConfigError
+
 Corrupted = tuple[np.ndarray, np.ndarray]
 
 
@@ -152,7 +154,7 @@ MODELS: dict[str, NoiseModel] = {m.name: m for m in (
 
 def get(name: str) -> NoiseModel:
     if name not in MODELS:
-        raise ValueError(f"unknown noise {name!r}; one of {', '.join(MODELS)}")
+        raise ConfigError(f"unknown noise {name!r}; one of {', '.join(MODELS)}")
     return MODELS[name]
 
 

@@ -4,19 +4,20 @@
         --json out/gaussian.json                      # trains both, tests, writes the report
 
 For each requested training variant (targets x losses) the U-Net trains through the render
-trainer's loop (train.fit: same optimiser, schedule, checkpoints, logs, resume) on random crops
-of the training photographs with synthetic noise (photos.py, noise.py), then denoises every
-test image (noise fixed at the test parameter and seeded per image, so all methods see the
-same inputs) and scores PSNR per set and on average (the mean of the set means, as the paper).
-The classical baselines run on the same inputs: BM3D for Gaussian noise, Anscombe + BM3D +
-exact unbiased inverse for Poisson (when the optional ``bm3d`` package is installed), and the
-noisy input itself for every noise.
+trainer's loop (train/loop.fit: same optimiser, schedule, checkpoints, logs, resume) on random
+crops of the training photographs with synthetic noise (bench/photo/images.py,
+bench/photo/noise.py), then denoises every test image (noise fixed at the test parameter and
+seeded per image, so all methods see the same inputs) and scores PSNR per set and on average
+(the mean of the set means, as the paper). The classical baselines run on the same inputs
+(baselines.py): BM3D for Gaussian noise, Anscombe + BM3D + exact unbiased inverse for Poisson
+(when the optional ``bm3d`` package is installed), and the noisy input itself for every noise.
 
-Writes FILE (--json), FILE.md (the report: table next to the paper's numbers, budget, notes),
-FILE_crops.png (example crops) and FILE_curves.png (validation PSNR during training). Training
-runs live in WORK/<targets>-<loss>/ (checkpoint.pt, train.csv, val.csv, tb/, model.safetensors,
-photo.json); a finished run is reused when the command is repeated, an interrupted one
-continues with --resume. BM3D outputs are cached in WORK/baselines/.
+Writes FILE (--json), FILE.md (the report: table next to the paper's numbers, budget, notes;
+report.py), FILE_crops.png (example crops) and FILE_curves.png (validation PSNR during
+training). Training runs live in WORK/<targets>-<loss>/ (checkpoint.pt, train.csv, val.csv,
+tb/, model.safetensors, photo.json); a finished run is reused when the command is repeated, an
+interrupted one continues with --resume. BM3D outputs are cached in WORK/baselines/. The flags
+and their checks are config.py's.
 
 Loss studies (paper Figures 3 and 4) are one command each:
 
@@ -27,199 +28,33 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import shlex
-import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mcdenoise.bench.figures import curves_figure, label_font
-from mcdenoise.core.color import save_png
+from mcdenoise.bench.figures import curves_figure
+from mcdenoise.bench.photo.config import (PhotoBenchConfig, command_line, param_range, resolve,
+                                          split_list, variants)
+from mcdenoise.bench.photo.images import TEST_SEED, TestImage
+from mcdenoise.bench.photo.report import (BASELINE_TITLES, PAPER, PAPER_FIGURES, SET_TITLES,
+                                          crops_figure, report_markdown)
 from mcdenoise.core.files import write_text
+from mcdenoise.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
     from mcdenoise.nn.model import UNet
 
-TEST_SEED = 2018  # test noise is fixed by (this, set, image name): the same for every run
 VAL_CROP = 256  # validation during training: centre crops of the last images of the first set
 VAL_FIELDS = ["step", "psnr_input", "psnr_output", "images", "elapsed_s"]
-SET_TITLES = {"kodak24": "Kodak", "bsd300": "BSD300", "set14": "Set14"}
-
-# The paper's Table 1 (dB): Kodak / BSD300 / Set14 / average. Gaussian rows are the RED30
-# network's; the U-Net scores 0.1-0.2 dB lower (official code: Kodak 32.38 / 32.39).
-_SETS = ("kodak24", "bsd300", "set14", "average")
-PAPER: dict[str, dict[str, dict[str, float]]] = {
-    "gaussian": {"clean": dict(zip(_SETS, (32.50, 31.07, 31.31, 31.63))),
-                 "noisy": dict(zip(_SETS, (32.48, 31.06, 31.28, 31.61))),
-                 "bm3d": dict(zip(_SETS, (31.82, 30.34, 30.50, 30.89)))},
-    "poisson": {"clean": dict(zip(_SETS, (31.52, 30.18, 30.07, 30.59))),
-                "noisy": dict(zip(_SETS, (31.50, 30.16, 30.06, 30.57))),
-                "anscombe_bm3d": dict(zip(_SETS, (29.15, 27.56, 28.36, 28.36)))},
-    "bernoulli": {"clean": dict(zip(_SETS, (33.01, 31.04, 31.51, 31.85))),
-                  "noisy": dict(zip(_SETS, (33.17, 31.16, 31.72, 32.02))),
-                  "dip": dict(zip(_SETS, (30.78, 28.97, 30.67, 30.14)))},
-}
-# Figures 3 and 4: one number per method (as quoted in the project's anchors), not per set.
-PAPER_FIGURES: dict[str, dict[str, float]] = {
-    "text": {"input": 17.12, "noisy-l2": 26.89, "noisy-l1": 35.75, "clean": 35.82},
-    "impulse": {"input": 8.89, "noisy-l2": 13.02, "noisy-l1": 16.36, "noisy-l0": 28.43,
-                "clean": 28.86},
-}
-BASELINE_TITLES = {"input": "noisy input", "bm3d": "BM3D", "anscombe_bm3d": "Anscombe+BM3D",
-                   "dip": "DIP"}
-
-
-@dataclass
-class PhotoBenchConfig:
-    """`mcdenoise bench photo`; flags map 1:1 onto these fields (None: from the preset)."""
-    noise: str
-    json: Path
-    targets: str = "noisy"
-    losses: str | None = None
-    data_root: Path | None = None
-    train_dir: Path | None = None
-    test_sets: str = "kodak24,bsd300,set14"
-    preset: str = "small"
-    steps: int | None = None
-    crop: int | None = None
-    batch: int | None = None
-    width: int | None = None
-    lr: float | None = None
-    residual: bool | None = None
-    noise_range: str | None = None
-    test_limit: int | None = None
-    test_crop: int | None = None
-    train_limit: int | None = None
-    val_every: int | None = None
-    val_images: int | None = None
-    ckpt_every: int | None = None
-    work: Path | None = None
-    baselines: bool = True
-    resume: bool = False
-    device: str = "auto"
-    seed: int = 0
-
-
-# quick: proves the wiring in seconds (CI). small: the student report's scale (32x32 crops),
-# minutes to an hour on a CPU core. paper: the full protocol (256^2 crops, batch 4, the
-# paper's width and 300k iterations with lr 3e-4 as in the official code), for a GPU.
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": dict(steps=6, crop=32, batch=2, width=16, lr=1e-3, residual=True, test_limit=1,
-                  test_crop=64, train_limit=8, val_every=3, val_images=1, ckpt_every=3),
-    "small": dict(steps=3000, crop=32, batch=16, width=32, lr=1e-3, residual=True,
-                  test_limit=None, test_crop=None, train_limit=None, val_every=250,
-                  val_images=4, ckpt_every=250),
-    "paper": dict(steps=300_000, crop=256, batch=4, width=48, lr=3e-4, residual=False,
-                  test_limit=None, test_crop=None, train_limit=None, val_every=5000,
-                  val_images=24, ckpt_every=1000),
-}
-
-
-# -- configuration ---------------------------------------------------------------------------
-def split_list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def resolve(config: PhotoBenchConfig) -> PhotoBenchConfig:
-    """Fill Nones from the preset and check every flag (ValueError names it)."""
-    from mcdenoise.nn import loss as losses
-    from mcdenoise.bench.photo import noise as noises
-    from mcdenoise.nn.model import WIDTHS
-    from mcdenoise.bench.photo.images import TEST_SETS
-
-    if config.preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
-    preset = PRESETS[config.preset]
-    filled = replace(config, **{k: v for k, v in preset.items() if getattr(config, k) is None})
-    model = noises.get(config.noise)  # ValueError for an unknown noise
-    if filled.losses is None:
-        filled = replace(filled, losses=model.loss)
-    if filled.data_root is None:
-        env = os.environ.get("MCDENOISE_IMAGES")
-        if not env:
-            raise ValueError("--data-root is needed: a folder holding kodak24/, bsd300_test/, "
-                             "set14/ and train/ (or set MCDENOISE_IMAGES)")
-        filled = replace(filled, data_root=Path(env))
-    if filled.work is None:
-        filled = replace(filled, work=Path("runs") / "photo" / config.noise)
-    targets, loss_names, sets = (split_list(filled.targets), split_list(filled.losses),
-                                 split_list(filled.test_sets))
-    checks = [
-        (targets and set(targets) <= {"noisy", "clean"}, "--targets: noisy, clean or noisy,clean"),
-        (loss_names and set(loss_names) <= set(losses.NAMES) - {"hdr"},
-         f"--losses: a list of {', '.join(n for n in losses.NAMES if n != 'hdr')}"),
-        (sets and set(sets) <= set(TEST_SETS), f"--test-sets: a list of {', '.join(TEST_SETS)}"),
-        (Path(filled.data_root).is_dir(), f"--data-root {filled.data_root}: no such folder"),
-        (filled.steps >= 1 and filled.batch >= 1, "--steps and --batch must be at least 1"),
-        (filled.crop >= 32 and filled.crop % 32 == 0, "--crop must be a multiple of 32"),
-        (filled.width in WIDTHS, f"--width must be one of {', '.join(map(str, WIDTHS))}"),
-        (filled.lr > 0, "--lr must be positive"),
-        (filled.test_limit is None or filled.test_limit >= 1, "--test-limit must be at least 1"),
-        (filled.test_crop is None or filled.test_crop >= 8, "--test-crop must be at least 8"),
-        (filled.device in ("auto", "cpu", "cuda"), "--device must be auto, cpu or cuda"),
-        (filled.val_every >= 0 and filled.ckpt_every >= 0, "--val-every, --ckpt-every >= 0"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
-    if "masked_l2" in loss_names and config.noise != "bernoulli":
-        raise ValueError("--losses masked_l2 is for Bernoulli noise (the only one with masks)")
-    param_range(filled)  # checks --noise-range
-    return filled
-
-
-def param_range(config: PhotoBenchConfig) -> tuple[float, float]:
-    from mcdenoise.bench.photo import noise as noises
-
-    if config.noise_range is None:
-        return noises.get(config.noise).train_range
-    try:
-        low, high = (float(v) for v in config.noise_range.split(","))
-    except ValueError:
-        raise ValueError(f"--noise-range must be LOW,HIGH, not {config.noise_range!r}") from None
-    if not 0 <= low <= high:
-        raise ValueError(f"--noise-range must have 0 <= LOW <= HIGH, not {config.noise_range!r}")
-    return low, high
-
-
-def variants(config: PhotoBenchConfig) -> list[tuple[str, str]]:
-    """(targets, loss) of every training run, in report order (clean targets first)."""
-    targets = sorted(split_list(config.targets), key=lambda t: t != "clean")
-    return [(t, loss) for t in targets for loss in split_list(config.losses)]
-
-
-def command_line(config: PhotoBenchConfig) -> str:
-    args = ["mcdenoise", "bench", "photo"]
-    defaults = PhotoBenchConfig(noise=config.noise, json=config.json)
-    for name, value in asdict(config).items():
-        if name != "noise" and name != "json" and value == getattr(defaults, name):
-            continue
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            args.append(flag)
-        elif value is False:
-            args.append("--no-" + name.replace("_", "-"))
-        else:
-            args += [flag, str(value)]
-    return shlex.join(args)
 
 
 # -- data ------------------------------------------------------------------------------------
-@dataclass
-class TestImage:
-    set: str
-    name: str
-    clean: np.ndarray  # (H, W, 3) uint8
-    noisy: np.ndarray  # (H, W, 3) float32 [0, 1] units, not clipped
-
-
 def load_tests(config: PhotoBenchConfig) -> dict[str, list[TestImage]]:
     """Every test set's images with their seeded test noise."""
     from mcdenoise.bench.photo import noise as noises
@@ -308,11 +143,11 @@ def _as_float(z: torch.Tensor) -> torch.Tensor:
 def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
                images: list[np.ndarray], data_card: dict[str, Any],
                val_pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device):
-    """The train.Task of one variant: noisy crops in, [0, 1] images out, validation PSNR."""
+    """The train/loop.Task of one variant: noisy crops in, [0, 1] images out, validation PSNR."""
+    from mcdenoise.bench.photo.images import NoisyCrops, psnr8
     from mcdenoise.nn.model import UNetConfig
     from mcdenoise.nn.modelfile import save_model
-    from mcdenoise.bench.photo.images import NoisyCrops, psnr8
-    from mcdenoise.train.mc import MODEL_FILE, Task
+    from mcdenoise.train.loop import MODEL_FILE, Task
 
     dataset = NoisyCrops(images, config.noise, config.crop, targets, config.seed, param_range(config))
     input_psnr = float(np.mean([psnr8(n, c) for c, n in val_pairs])) if val_pairs else math.nan
@@ -373,7 +208,8 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
     import torch
 
     from mcdenoise.nn.model import UNet, UNetConfig
-    from mcdenoise.train.mc import CHECKPOINT, MODEL_FILE, TrainConfig, fit, load_checkpoint
+    from mcdenoise.train.config import TrainConfig
+    from mcdenoise.train.loop import CHECKPOINT, MODEL_FILE, fit, load_checkpoint
 
     run = Path(config.work) / f"{targets}-{loss}"
     stamp = fingerprint(config, targets, loss, data_card)
@@ -383,12 +219,12 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
         saved = json.loads((run / "photo.json").read_text()) if (run / "photo.json").exists() else {}
         changed = [k for k in stamp if saved.get(k) != stamp[k]]
         if changed:
-            raise ValueError(f"{run} holds a run with other settings ({', '.join(changed)}); "
-                             "choose another --work")
+            raise ConfigError(f"{run} holds a run with other settings ({', '.join(changed)}); "
+                              "choose another --work")
     finished = state is not None and int(state["step"]) == config.steps and (run / MODEL_FILE).exists()
     if state is not None and not finished and not config.resume:
-        raise ValueError(f"{run} holds an unfinished run (step {state['step']} of {config.steps}): "
-                         "pass --resume to continue it, or choose another --work")
+        raise ConfigError(f"{run} holds an unfinished run (step {state['step']} of {config.steps}): "
+                          "pass --resume to continue it, or choose another --work")
     if not finished:
         run.mkdir(parents=True, exist_ok=True)
         (run / "photo.json").write_text(json.dumps(stamp, indent=1) + "\n")
@@ -411,163 +247,6 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
                         "reused": finished}
 
 
-# -- baselines -------------------------------------------------------------------------------
-def baseline_methods(noise: str) -> list[str]:
-    return {"gaussian": ["bm3d"], "poisson": ["anscombe_bm3d"]}.get(noise, [])
-
-
-def run_baseline(config: PhotoBenchConfig, method: str, tests: dict[str, list[TestImage]]
-                 ) -> dict[str, dict[str, np.ndarray]]:
-    """Outputs of a BM3D baseline for every test image, cached in WORK/baselines/ as 8-bit
-    PNGs (what PSNR is taken of anyway) keyed by method, test parameter, seed and crop."""
-    from tqdm import tqdm
-
-    from mcdenoise.bench.photo import baselines
-    from mcdenoise.bench.photo import noise as noises
-    from mcdenoise.bench.photo.images import load_image, to_float
-
-    value = noises.get(config.noise).test_value
-    cache = (Path(config.work) / "baselines" /
-             f"{method}-{value:g}-seed{TEST_SEED}-crop{config.test_crop or 'none'}")
-    outputs: dict[str, dict[str, np.ndarray]] = {}
-    total = sum(len(images) for images in tests.values())
-    with tqdm(total=total, desc=f"baseline {method}", unit="image", disable=None) as bar:
-        for name, images in tests.items():
-            outputs[name] = {}
-            for image in images:
-                path = cache / name / f"{image.name}.png"
-                if not path.exists():
-                    if method == "bm3d":
-                        out = baselines.bm3d_gaussian(image.noisy, value / 255.0)
-                    else:
-                        out = baselines.anscombe_bm3d(image.noisy, value)
-                    save_png(np.round(np.clip(out, 0, 1) * 255).astype(np.uint8), path)
-                outputs[name][image.name] = to_float(load_image(path))
-                bar.update(1)
-    return outputs
-
-
-# -- figures and report ------------------------------------------------------------------------
-def crops_figure(path: Path, tests: dict[str, list[TestImage]],
-                 panels: list[tuple[str, dict[tuple[str, str], np.ndarray]]],
-                 size: int = 128) -> None:
-    """Rows: the first image of each set; columns: clean, then each (title, outputs) panel
-    (outputs keyed by (set, image name)); a size x size window at the image centre, each tile labelled with its PSNR."""
-    from PIL import Image, ImageDraw
-
-    from mcdenoise.bench.photo.images import center_crop, psnr8
-
-    rows = [(n, images[0]) for n, images in tests.items() if images]
-    label, pad = 34, 4
-    columns = 1 + len(panels)
-    sheet = Image.new("RGB", (columns * (size + pad) + pad, len(rows) * (size + label + pad) + label),
-                      "white")
-    draw = ImageDraw.Draw(sheet)
-    font = label_font(12)
-    for c, title in enumerate(["clean"] + [p[0] for p in panels]):
-        draw.text((pad + c * (size + pad), 6), title, fill="black", font=font)
-    for r, (set_name, image) in enumerate(rows):
-        top = label + r * (size + label + pad)
-        tiles = [(image.clean.astype(np.float32) / 255.0, f"{SET_TITLES[set_name]} {image.name}")]
-        for _, outputs in panels:
-            estimate = outputs[(set_name, image.name)]
-            tiles.append((estimate, f"{psnr8(estimate, image.clean):.2f} dB"))
-        for c, (array, caption) in enumerate(tiles):
-            window = center_crop(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8), size)
-            left = pad + c * (size + pad)
-            sheet.paste(Image.fromarray(np.ascontiguousarray(window)), (left, top))
-            draw.text((left, top + window.shape[0] + 2), caption, fill="black", font=font)
-    save_png(sheet, path)
-
-
-def _cell(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.2f}"
-
-
-def report_markdown(result: dict[str, Any], crops: Path, curves: Path) -> str:
-    """The Markdown report of one `bench photo` run."""
-    noise, cfg = result["noise"], result["config"]
-    sets = list(result["test_sets"])
-    columns: list[tuple[str, dict]] = []  # (title, scores)
-    paper = PAPER.get(noise, {})
-    for name, scores in result["baselines"].items():
-        if scores.get("sets"):
-            columns.append((BASELINE_TITLES.get(name, name), scores))
-    for name, variant in result["variants"].items():
-        columns.append((f"ours, {variant['targets']} targets, {variant['loss']}", variant))
-    lines = [f"# Photographic benchmark: {noise} noise",
-             "",
-             f"Noise: {result['parameter']} {result['test_value']:g} at test, drawn from "
-             f"[{result['train_range'][0]:g}, {result['train_range'][1]:g}] per training example. "
-             f"Command: `{result['command']}`",
-             "",
-             f"Machine: {result['machine']}; {result['date']}.",
-             "",
-             f"Training (each variant): {cfg['steps']} steps of batch {cfg['batch']} x "
-             f"{cfg['crop']}x{cfg['crop']} crops, {cfg['width']}-wide U-Net "
-             f"({'residual' if cfg['residual'] else 'plain'}), Adam lr {cfg['lr']:g} with a cos^2 "
-             f"ramp-down over the last 30 %, {result['data']['images']} training images "
-             f"({result['data']['folder']}; {result['data']['excluded_test_images']} left out as "
-             f"test images), preset `{cfg['preset']}`.",
-             "",
-             "Testing: " + ", ".join(f"{SET_TITLES[s]} {len(result['test_sets'][s])} images"
-                                     for s in sets)
-             + (f" (the first {cfg['test_limit']} of each set by name)" if cfg["test_limit"] else "")
-             + (f", centre {cfg['test_crop']}x{cfg['test_crop']} crops" if cfg["test_crop"] else
-                ", whole images")
-             + ". PSNR of 8-bit outputs (clipped, rounded) against the originals, mean over "
-               "the images of a set; Average is the mean of the set means, as in the paper.",
-             "",
-             f"Validation during training (the curves only; nothing is selected by it): "
-             f"{result['validation']['images']} centre {result['validation']['crop']}-pixel crops "
-             f"of the last images of {result['validation']['set']}, with their own noise seeds.",
-             ""]
-    if noise == "gaussian":
-        lines += ["The paper's Gaussian numbers are its RED30 network's; its U-Net (ours) scores "
-                  "0.1-0.2 dB lower (official code: Kodak 32.38 / 32.39, BSD300 31.01 / 31.02 "
-                  "for clean / noisy targets).", ""]
-    unavailable = [f"{BASELINE_TITLES.get(n, n)}: {s['unavailable']}"
-                   for n, s in result["baselines"].items() if s.get("unavailable")]
-    header = "| set | " + " | ".join(c[0] for c in columns)
-    paper_columns = list(paper.items())
-    header += "".join(f" | paper: {BASELINE_TITLES.get(k, k + ' targets')}" for k, _ in paper_columns)
-    lines += ["## PSNR (dB)", "", header + " |",
-              "|---" * (1 + len(columns) + len(paper_columns)) + "|"]
-    for s in sets + ["average"]:
-        row = [SET_TITLES.get(s, "Average")]
-        for _, scores in columns:
-            row.append(_cell(scores["average"] if s == "average" else scores["sets"][s]["psnr"]))
-        for _, values in paper_columns:
-            row.append(_cell(values.get(s)))
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
-    if unavailable:
-        lines += ["Not run: " + "; ".join(unavailable) + ".", ""]
-    if noise in PAPER_FIGURES:
-        figure = PAPER_FIGURES[noise]
-        lines += ["The paper's numbers for this noise (Figure " + ("3" if noise == "text" else "4")
-                  + "): " + ", ".join(f"{k} {v:.2f} dB" for k, v in figure.items()) + ".", ""]
-    by_targets = {(v["targets"], v["loss"]): v for v in result["variants"].values()}
-    gaps = []
-    for (targets, loss), variant in by_targets.items():
-        clean = by_targets.get(("clean", loss))
-        if targets == "noisy" and clean is not None:
-            gap = variant["average"] - clean["average"]
-            gaps.append(f"{loss}: noisy minus clean targets {gap:+.2f} dB on average ("
-                        + ", ".join(f"{SET_TITLES[s]} {variant['sets'][s]['psnr'] - clean['sets'][s]['psnr']:+.2f}"
-                                    for s in sets) + ")")
-            if "noisy" in paper and "clean" in paper:
-                gaps[-1] += f"; paper {paper['noisy']['average'] - paper['clean']['average']:+.2f} dB"
-    if gaps:
-        lines += ["Noise2Noise against clean targets: " + "; ".join(gaps) + ".", ""]
-    lines += ["Training time per variant: " + ", ".join(
-        f"{name} {v['seconds']:.0f} s ({v['steps']} steps, {v['skipped']} skipped)"
-        for name, v in result["variants"].items()) + ".", ""]
-    lines += [f"![example crops]({crops.name})", "",
-              f"![validation PSNR during training]({curves.name})", ""]
-    return "\n".join(lines)
-
-
 # -- the command -------------------------------------------------------------------------------
 def machine(device: torch.device) -> str:
     import torch
@@ -583,14 +262,12 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
     """The CLI's `bench photo`: train, test, baselines, JSON + Markdown report + figures."""
     from mcdenoise.bench.photo import baselines
     from mcdenoise.bench.photo import noise as noises
-    from mcdenoise.train.mc import TrainConfig, pick_device
+    from mcdenoise.core.files import choose_device
 
     command = command_line(config)
     config = resolve(config)
     model = noises.get(config.noise)
-    device = pick_device(TrainConfig(device=config.device))
-    if config.device == "cuda" and device.type != "cuda":
-        raise ValueError("--device cuda: no CUDA device is available here (use --device cpu)")
+    device = choose_device(config.device)  # ConfigError for cuda without a device
     tests = load_tests(config)
     images, data_card = load_training(config)
     val_pairs = load_validation(config)
@@ -619,7 +296,7 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
     input_estimates = {n: {im.name: im.noisy for im in ims} for n, ims in tests.items()}
     result_baselines: dict[str, Any] = {"input": score(input_estimates, tests)}
     panels = [("noisy input", {k: input_estimates[k[0]][k[1]] for k in examples})]
-    for method in baseline_methods(config.noise):
+    for method in baselines.baseline_methods(config.noise):
         if not config.baselines:
             result_baselines[method] = {"unavailable": "--no-baselines"}
         elif not baselines.bm3d_available():
@@ -627,7 +304,7 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
                                                        "installed (pip install 'mcdenoise[bm3d]')"}
         else:
             started = time.perf_counter()
-            outputs = run_baseline(config, method, tests)
+            outputs = baselines.run_baseline(config, method, tests)
             result_baselines[method] = score(outputs, tests) | {
                 "seconds": round(time.perf_counter() - started, 1)}
             panels.append((BASELINE_TITLES[method], {k: outputs[k[0]][k[1]] for k in examples}))
@@ -662,9 +339,3 @@ def run_photo_bench(config: PhotoBenchConfig) -> int:
     write_text(report, report_markdown(result, crops, curves))
     print(f"wrote {json_path}, {report}, {crops.name}, {curves.name}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from mcdenoise.cli import main
-
-    sys.exit(main(["bench", "photo", *sys.argv[1:]]))

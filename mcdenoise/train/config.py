@@ -1,0 +1,209 @@
+"""`mcdenoise train`'s configuration: the flags, the presets, and checking them.
+
+Every field of TrainConfig is one flag of `mcdenoise train` (mcdenoise/flags.py), so its
+type, default and help text are written here once; register() builds the subcommand from
+them. Fields left None are filled from the preset (PRESETS) by resolve(), which also checks
+every value and names the flag that is wrong (ConfigError).
+
+This module imports neither torch nor the training code: `mcdenoise --help` stays quick.
+"""
+from __future__ import annotations
+
+import argparse
+import textwrap
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mcdenoise import flags
+from mcdenoise.errors import ConfigError
+from mcdenoise.flags import flag
+
+# What the presets fill in. "quick": minutes on a 2-core CPU, small images of both the
+# training and the validation split. "full": the paper's network and crops, meant for GPUs.
+# train_count / val_count are scene counts of the default dataset, spread over the families.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": dict(steps=3000, width=16, crop=64, batch=8, lr=1e-3, val_every=500, val_images=8,
+                  ckpt_every=500, size=128, reference_spp=1024, train_count=32, val_count=8),
+    "full": dict(steps=100_000, width=48, crop=256, batch=4, lr=3e-4, val_every=5000,
+                 val_images=32, ckpt_every=1000, size=512, reference_spp=16384,
+                 train_count=1000, val_count=32),
+}
+# Fields that must not change when a run is resumed (steps may: it extends the run).
+FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
+                   "output_map", "residual", "kernel", "kernel_space", "aux_dropout", "workers")
+
+
+@dataclass
+class TrainConfig:
+    """`mcdenoise train`: train the denoiser; flags map 1:1 onto these fields.
+
+    Fields left None take their value from the preset (PRESETS).
+    """
+    spp: int = flag(64, help="spp of the noisy pairs")
+    data: Path | None = flag(
+        None, metavar="DIR", help="farm dataset directory (default: RUN/data, rendered by the "
+        "preset); rendered first when DIR holds no pairs")
+    val_data: Path | None = flag(
+        None, metavar="DIR", help="validate on every scene with a reference in DIR (default: "
+        "the validation-split scenes of the data)")
+    output: Path = flag(Path("runs/train"), short="-o", metavar="RUN", help="run directory")
+    preset: str = flag("quick", choices=tuple(PRESETS),
+                       help="fills in the flags below marked 'preset'")
+    targets: str = flag(
+        "noisy", choices=("noisy", "clean"), help="noisy: the pair's other render (Noise2Noise, "
+        "default); clean: the reference (the control experiment)")
+    steps: int | None = flag(None, preset=True, help="training steps")
+    device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
+    workers: int = flag(0, help="data-parallel Ray Train workers (DDP, one GPU each where "
+                                "present); 0: train in this process")
+    address: str | None = flag(None, help="Ray cluster to run --workers on (default: a local Ray)")
+    resume: bool = flag(False, help="continue RUN from its checkpoint (model, optimiser, "
+                                    "schedule, data order)")
+    width: int | None = flag(None, preset=True, choices=(48, 32, 16),
+                             help="U-Net width: 48 the paper's, 32 lighter, 16 tiny")
+    inputs: str = flag("full", choices=("color", "albedo", "full"),
+                       help="network inputs: colour, + albedo, + albedo + normal")
+    loss: str = flag("hdr", choices=("hdr", "l2", "l1", "l0"),
+                     help="hdr: L_HDR; l2, l1, l0 (annealed) for experiments")
+    crop: int | None = flag(None, preset=True, help="training crop side in pixels, rounded down "
+                                                    "to a multiple of 32")
+    batch: int | None = flag(None, preset=True, help="crops per step and worker")
+    lr: float | None = flag(None, preset=True, help="Adam learning rate")
+    rampdown: float = flag(0.3, help="fraction of training with the cos^2 lr ramp-down")
+    grad_clip: float = flag(1.0, help="clip the gradient norm to this; 0: off")
+    exposure: str = flag(
+        "auto", choices=("auto", "none"), help="auto: scale each input so its block-luminance "
+        "geometric mean is 0.18, undone on the output")
+    output_map: str = flag(
+        "untonemap", choices=("untonemap", "linear", "exp"),
+        help="how the last conv's output z becomes linear HDR: untonemap: T^-1(z) (the network "
+             "predicts the tonemapped image; exponential above 4 stops over the key), linear: z "
+             "itself (the paper's), exp: exp(z); the loss is L_HDR on linear HDR in every case")
+    residual: bool = flag(
+        True, help="add the tonemapped input colour to the output (the last conv starts at "
+                   "zero, so training starts from the input, not from noise; default on)")
+    kernel: int = flag(5, help="predict per-pixel size x size filter kernels applied to the "
+                               "input colour instead of the colour itself; 0: predict the "
+                               "colour (the paper's network)")
+    kernel_space: str = flag(
+        "linear", choices=("tonemapped", "linear"), help="average the linear HDR input colour "
+        "(keeps energy; the output map is then linear) or the tonemapped one")
+    aux_dropout: float = flag(
+        0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
+                   "by zeros, so the model also denoises frames without them (0: never)")
+    val_every: int | None = flag(None, preset=True,
+                                 help="validate every N steps; 0: only at the end")
+    val_images: int | None = flag(None, preset=True, help="validation scenes used at most")
+    ckpt_every: int | None = flag(None, preset=True,
+                                  help="checkpoint every N steps (and at the end)")
+    log_every: int = flag(10, help="write train.csv / TensorBoard every N steps")
+    scenes: str | None = flag(
+        None, metavar="SPEC", help="training scenes: rendered for the default dataset, or "
+        "selected from --data (default: the preset's mix of every family's training split)")
+    val_scenes: str | None = flag(
+        None, metavar="SPEC",
+        help="validation scenes, likewise (default: the preset's, validation split)")
+    size: int | None = flag(None, preset=True, help="image side of the default dataset, pixels")
+    reference_spp: int | None = flag(
+        None, preset=True, help="spp of the default dataset's references (validation scenes; "
+                                "training scenes too with --targets clean)")
+    loader_workers: int | None = flag(
+        None, help="data-loader processes (default: 0 on CPU, 4 on CUDA)")
+    cache_mb: int = flag(4096, help="decoded training scenes stay in memory up to this size, "
+                                    "else are memory-mapped from RUN/cache/*.npy")
+    seed: int = flag(0, help="seed of the initial weights, the data order and the dataset")
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """The config with every None filled from its preset, checked (ConfigError names the flag)."""
+    import torch
+
+    from mcdenoise.nn import loss as losses
+    from mcdenoise.nn.model import WIDTHS
+    from mcdenoise.nn.transform import INPUT_SETS, OUTPUT_MAPS
+
+    if config.preset not in PRESETS:
+        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
+    preset = PRESETS[config.preset]
+    filled = replace(config, **{k: preset[k] for k in preset
+                                if hasattr(config, k) and getattr(config, k) is None})
+    checks = [
+        (filled.targets in ("noisy", "clean"), "--targets must be noisy or clean"),
+        (filled.device in ("auto", "cpu", "cuda"), "--device must be auto, cpu or cuda"),
+        (filled.width in WIDTHS, f"--width must be one of {', '.join(map(str, WIDTHS))}"),
+        (filled.inputs in INPUT_SETS, f"--inputs must be one of {', '.join(INPUT_SETS)}"),
+        (filled.loss in losses.NAMES and filled.loss != "masked_l2",
+         f"--loss must be one of {', '.join(n for n in losses.NAMES if n != 'masked_l2')} "
+         "(masked_l2 needs masks, which rendered data has not)"),
+        (filled.steps >= 1, "--steps must be at least 1"),
+        (filled.batch >= 1, "--batch must be at least 1"),
+        (filled.crop >= 32, "--crop must be at least 32"),
+        (filled.lr > 0, "--lr must be positive"),
+        (0 <= filled.rampdown <= 1, "--rampdown must be in [0, 1]"),
+        (filled.grad_clip >= 0, "--grad-clip must be >= 0 (0: off)"),
+        (filled.workers >= 0, "--workers must be >= 0"),
+        (filled.spp >= 1, "--spp must be at least 1"),
+        (filled.val_every >= 0 and filled.ckpt_every >= 0 and filled.log_every >= 1,
+         "--val-every and --ckpt-every must be >= 0, --log-every >= 1"),
+        (filled.exposure in ("auto", "none"), "--exposure must be auto or none"),
+        (0.0 <= filled.aux_dropout < 1.0, "--aux-dropout must be in [0, 1)"),
+        (filled.kernel == 0 or (filled.kernel >= 3 and filled.kernel % 2 == 1),
+         "--kernel must be 0 or an odd size of at least 3"),
+        (filled.output_map in OUTPUT_MAPS, f"--output-map must be one of {', '.join(OUTPUT_MAPS)}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if filled.device == "cuda" and filled.workers == 0 and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available here (use --device cpu)")
+    return filled
+
+
+def command_line(config: TrainConfig) -> str:
+    """The `mcdenoise train` command that gives ``config``: ``--spp N`` first, then the flags
+    the user set (those that differ from their defaults), in field order."""
+    return flags.command_line(["mcdenoise", "train", "--spp", str(config.spp)],
+                              replace(config, spp=TrainConfig.spp))  # spp: said already
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    """JSON-ready fields (paths as strings), for checkpoints and the model card."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """The inverse of config_dict; keys that are no field (older or newer runs) are ignored."""
+    paths = {"data", "val_data", "output"}
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: Path(v) if k in paths and v is not None else v
+                          for k, v in values.items() if k in known})
+
+
+def register(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `train` subcommand to ``commands`` (the CLI's subparsers); returns its parser."""
+    quick, full = PRESETS["quick"], PRESETS["full"]
+    parser = commands.add_parser(
+        "train", help="train the Noise2Noise denoiser (renders a dataset first if needed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Train the Noise2Noise U-Net on noisy pairs (or, with --targets clean, on "
+            "references): tonemapped colour (+ albedo, normal) in, linear HDR out, L_HDR "
+            "loss. Without --data (or with an empty DIR) the preset's default dataset is "
+            "rendered through the farm first: scenes of every scene family, training "
+            "split for training and validation split, with references, for validation. "
+            "Writes RUN/model.safetensors (weights + JSON card), RUN/checkpoint.pt, "
+            "RUN/train.csv, RUN/val.csv, RUN/val/*.png strips and RUN/tb (TensorBoard).",
+            88),
+        epilog="presets:\n"
+               f"  quick  {quick['train_count']} training + {quick['val_count']} validation scenes at "
+               f"{quick['size']}x{quick['size']} ({quick['reference_spp']}-spp references), width "
+               f"{quick['width']}, {quick['steps']} steps of batch {quick['batch']} x {quick['crop']}^2: "
+               "minutes on a 2-core CPU\n"
+               f"  full   {full['train_count']} + {full['val_count']} scenes at "
+               f"{full['size']}x{full['size']} ({full['reference_spp']}-spp references), width "
+               f"{full['width']}, {full['steps']} steps of batch {full['batch']} x {full['crop']}^2: "
+               "meant for GPUs")
+    flags.add_flags(parser, TrainConfig, presets=PRESETS)
+    parser.set_defaults(config=TrainConfig, run="mcdenoise.train.mc:run_train")  # loaded to run
+    return parser

@@ -1,0 +1,134 @@
+"""Which scenes a `mcdenoise train` run trains and validates on, rendering them first if needed.
+
+Without ``--data`` the run renders the preset's default dataset into RUN/data through the farm
+(mcdenoise/farm/driver.py): ``train_count`` training-split and ``val_count`` validation-split
+scenes spread over every scene family, the validation ones (and with ``--targets clean`` the
+training ones too) with references. The farm is resumable, so a re-run renders only what is
+missing. plan_data() then scans the directory (mcdenoise/train/dataset.py) into a DataPlan.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcdenoise.errors import ConfigError
+from mcdenoise.train.config import PRESETS, TrainConfig
+
+if TYPE_CHECKING:
+    from mcdenoise.train.dataset import SceneFiles
+
+
+@dataclass
+class DataPlan:
+    """Which scenes train and which validate, and what the card says about them."""
+    root: Path
+    train: list[SceneFiles]
+    val: list[SceneFiles]
+    rendered: dict[str, Any] = field(default_factory=dict)
+
+    def card(self) -> dict[str, Any]:
+        def sizes(scenes: list[SceneFiles]) -> list[list[int]]:
+            from mcdenoise.core.exr import read_header
+
+            found = {(h["width"], h["height"]) for h in (read_header(s.noisy[0]) for s in scenes[:64])}
+            return sorted([w, h] for w, h in found)
+
+        families = sorted({s.scene.split(":")[0] if not s.scene.endswith(".xml") else "file"
+                           for s in self.train})
+        return {"root": str(self.root), "spp": self.train[0].spp if self.train else None,
+                "train_scenes": len(self.train), "train_families": families,
+                "train_with_reference": sum(s.reference is not None for s in self.train),
+                "val_scenes": len(self.val), "image_sizes": sizes(self.train),
+                "rendered": self.rendered}
+
+
+def available_families() -> list[str]:
+    """The scene families the default dataset mixes: all of them."""
+    import scenes
+
+    return scenes.family_names()
+
+
+def default_spec(split: str, count: int, families: list[str]) -> str:
+    """``count`` scenes of ``split`` spread over ``families`` (the first ones get one more when
+    it does not divide), e.g. 'interior:0-5,cornell:0-4'."""
+    import scenes
+
+    start = scenes.SPLITS[split].start
+    items = []
+    for k, family in enumerate(families):
+        n = count // len(families) + (1 if k < count % len(families) else 0)
+        if n:
+            items.append(f"{family}:{start}" if n == 1 else f"{family}:{start}-{start + n - 1}")
+    return ",".join(items)
+
+
+def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
+    """Render the preset's training and validation scenes into ``root`` through the farm
+    (resumable: what is there is kept). Returns the specs, for the card."""
+    import ray
+
+    from mcdenoise.farm.driver import DatasetConfig, start_ray
+
+    preset = PRESETS[config.preset]
+    families = None if (config.scenes and config.val_scenes) else available_families()
+    train_spec = config.scenes or default_spec("train", preset["train_count"], families)
+    val_spec = config.val_scenes or default_spec("validation", preset["val_count"], families)
+    common = dict(output=root, spp=config.spp, width=config.size, height=config.size,
+                  seed=config.seed, chunk_spp=min(4096, config.reference_spp))
+    jobs = [("train", train_spec, config.reference_spp if config.targets == "clean" else 0),
+            ("validation", val_spec, config.reference_spp)]
+    owns_ray = not ray.is_initialized()
+    start_ray(config.address)  # once for both
+    try:
+        for label, spec, reference_spp in jobs:
+            _render(label, spec, DatasetConfig(scenes=spec, reference_spp=reference_spp, **common))
+    finally:
+        if owns_ray:
+            ray.shutdown()
+    return {"train_spec": train_spec, "val_spec": val_spec, "size": config.size,
+            "spp": config.spp, "reference_spp": config.reference_spp}
+
+
+def _render(label: str, spec: str, dataset: Any) -> None:
+    """One farm run (a farm.driver.DatasetConfig) with a progress bar and a one-line summary."""
+    from mcdenoise.farm.driver import run_with_progress
+
+    summary = run_with_progress(dataset, f"render {label} scenes")
+    print(f"data {dataset.output}: {label} scenes {spec!r}: {summary.rendered} items rendered, "
+          f"{summary.skipped} already there, {summary.failed} failed "
+          f"({summary.seconds:.0f} s)", flush=True)
+
+
+def plan_data(config: TrainConfig) -> DataPlan:
+    """Find (rendering first where needed) the training and validation scenes of a resolved
+    config."""
+    import scenes
+
+    from mcdenoise.train.dataset import scan, split_scenes
+
+    root = Path(config.data) if config.data is not None else Path(config.output) / "data"
+    found = scan(root) if root.exists() else []
+    rendered: dict[str, Any] = {}
+    if not found or config.data is None:
+        rendered = render_default_dataset(config, root)
+        found = scan(root)
+    train_filter = set(scenes.parse_spec(config.scenes)) if config.scenes else None
+    train, val = split_scenes(found, train_filter)
+    if config.val_data is not None:
+        val = [s for s in scan(config.val_data) if s.reference is not None]
+    elif config.val_scenes:
+        wanted = set(scenes.parse_spec(config.val_scenes))
+        val = [s for s in val if s.scene in wanted]
+    if not train:
+        raise ConfigError(f"{root}: no training scenes with a finished noisy pair "
+                          "(render some with `mcdenoise dataset`)")
+    spps = {s.spp for s in train}
+    if spps != {config.spp}:
+        raise ConfigError(f"{root} holds {'/'.join(map(str, sorted(spps)))}-spp pairs, not "
+                          f"{config.spp} (--spp); train with --spp {min(spps)} or use other data")
+    if not val:
+        warnings.warn(f"{root}: no validation scenes with references: the run is not validated")
+    return DataPlan(root, train, val, rendered)
