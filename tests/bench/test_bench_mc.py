@@ -30,18 +30,22 @@ def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys
     assert [r["scene"] for r in result["scenes"]] == ["cornell:9000", "interior:9000"]
     for row in result["scenes"]:
         assert row["reference_spp"] == 64 and row["width"] == 32
-        for method in ("noisy", "oidn", "ours", "ours_clean"):
+        for method in ("noisy", "oidn", "oidn_best", "ours", "ours_clean"):
             assert np.isfinite([row[method]["psnr"], row[method]["relmse"], row[method]["ssim"]]).all()
         # OIDN on 8 spp is far better than the input; our random-weight model is not.
         assert row["oidn"]["psnr"] > row["noisy"]["psnr"] + 2
+        assert row["oidn_best"]["psnr"] > row["noisy"]["psnr"] + 2
+        assert row["oidn_best"]["psnr"] != row["oidn"]["psnr"]  # the prefilter did something
         assert row["ours"]["psnr"] == row["ours_clean"]["psnr"]  # same model, same numbers
     assert result["mean"]["oidn"]["psnr"] > result["mean"]["noisy"]["psnr"]
     assert result["speed"]["size"] == "64x32" and result["speed"]["ours"]["median_s"] > 0
-    assert result["speed"]["oidn"]["median_s"] > 0
+    assert result["speed"]["oidn"]["median_s"] > 0 and result["speed"]["oidn_best"]["median_s"] > 0
     report = out.with_suffix(".md").read_text()
-    assert "| OIDN (high) |" in report and "cornell:9000" in report and "mc_sheet.png" in report
+    assert "| OIDN (high) |" in report and "| OIDN (high, prefiltered aux) |" in report
+    assert "Ours minus the stronger OIDN row" in report
+    assert "cornell:9000" in report and "mc_sheet.png" in report
     sheet = Image.open(out.with_name("mc_sheet.png"))
-    assert sheet.width >= 5 * 32 and sheet.height >= 2 * (32 + 2 * 32)  # 5 columns, 2 rows
+    assert sheet.width >= 6 * 32 and sheet.height >= 2 * (32 + 2 * 32)  # 6 columns, 2 rows
     assert "ours (noisy targets)" in capsys.readouterr().out
 
 
