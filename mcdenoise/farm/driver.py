@@ -107,6 +107,7 @@ def plan(config: DatasetConfig, scenes: list[str], done: dict[str, Record]) -> l
 
 # -- the work, run inside Ray workers ----------------------------------------------------------
 _renderer = None
+MIN_DRJIT_THREADS = 2
 
 
 def _worker_renderer(variant: str | None, threads: int):
@@ -119,7 +120,9 @@ def _worker_renderer(variant: str | None, threads: int):
         if threads > 0:  # one task per CPU: Dr.Jit's own pool would oversubscribe the node
             import drjit
 
-            drjit.set_thread_count(threads)
+            # At least 2: with a pool of one thread Dr.Jit deadlocks (a task waiting on a task
+            # queued behind it) on some scene files, e.g. the third-party envmap-lit spheres.
+            drjit.set_thread_count(max(threads, MIN_DRJIT_THREADS))
     return _renderer
 
 

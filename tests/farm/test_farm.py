@@ -165,3 +165,19 @@ def test_ctrl_c_leaves_no_partial_file_and_resumes(scene_file, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{9 - finished} rendered" in result.stdout
     assert all_exrs_open(out) == 3, sorted(str(p.relative_to(out)) for p in out.rglob("*.exr"))
+
+
+def test_one_cpu_farm_renders_an_envmap_scene_file(tmp_path):
+    """With one CPU per task the workers' Dr.Jit pool used to be one thread, which deadlocks
+    on this third-party scene (an environment map and spheres): the render never ended."""
+    from conftest import SCENES
+
+    scene = SCENES / "mi_bsdf_spheres_envmap" / "tests" / "scenes" / "bsdf_spheres" / "test_envmap_path.xml"
+    assert scene.exists(), f"{scene} missing: set MCDENOISE_SHARED to the shared data folder"
+    out = tmp_path / "data"
+    result = subprocess.run([sys.executable, "-m", "mcdenoise.cli", "dataset", "-o", str(out),
+                             "--scenes", str(scene), "--spp", "4", "--width", "32",
+                             "--num-cpus", "1"], cwd=REPO, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert all_exrs_open(out) == 2
