@@ -107,6 +107,16 @@ def add_flags(parser: argparse.ArgumentParser, config_type: type,
         parser.add_argument(*names, **options)
 
 
+def add_command(commands, name: str, config_type: type, run: Any, presets: dict | None = None,
+                **parser_options: Any) -> argparse.ArgumentParser:
+    """The subparser of command ``name``: its flags from ``config_type``, and ``run`` (the
+    function, or its "module:function" name) that cli.main calls with the parsed config."""
+    parser = commands.add_parser(name, **parser_options)
+    add_flags(parser, config_type, presets)
+    parser.set_defaults(config=config_type, run=run)
+    return parser
+
+
 def command_line(words: list[str], config: Any) -> str:
     """The command that gives ``config``: ``words`` (e.g. ['mcdenoise', 'train']) and, for each
     flag field, the flag when it differs from the field's default (positional ones always)."""

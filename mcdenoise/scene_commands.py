@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcdenoise.flags import add_flags, flag
+from mcdenoise.flags import add_command, flag
 
 
 @dataclass
@@ -86,14 +86,12 @@ def run_scenes(config: ScenesConfig) -> int:
 
 
 def register(commands) -> None:
-    render = commands.add_parser(
-        "render", help="render a scene file or scene-family instance to EXR",
+    add_command(
+        commands, "render", RenderConfig, run_render,
+        help="render a scene file or scene-family instance to EXR",
         description="Render colour + albedo + normal (+ alpha, depth) with a box pixel filter.")
-    add_flags(render, RenderConfig)
-    render.set_defaults(config=RenderConfig, run=run_render)
-    listing = commands.add_parser(
-        "scenes", help="list the scene families, or write a contact sheet of them",
+    add_command(
+        commands, "scenes", ScenesConfig, run_scenes,
+        help="list the scene families, or write a contact sheet of them",
         description="List the procedural scene families and their train/validation/test "
                     "splits; with --preview, render a contact sheet PNG.")
-    add_flags(listing, ScenesConfig)
-    listing.set_defaults(config=ScenesConfig, run=run_scenes)

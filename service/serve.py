@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from mcdenoise.flags import add_flags
+from mcdenoise.flags import add_command
 from service.config import ServeConfig
 
 
@@ -27,11 +27,10 @@ def run_serve(config: ServeConfig) -> int:
 
 
 def register(commands) -> None:
-    serve = commands.add_parser(
-        "serve", help="serve the denoiser over HTTP (API, web page, metrics)",
+    add_command(
+        commands, "serve", ServeConfig, run_serve,
+        help="serve the denoiser over HTTP (API, web page, metrics)",
         description="Serve the denoiser with FastAPI on uvicorn: POST /v1/denoise (EXR in, "
                     "denoised EXR out), GET /v1/models, /healthz, /readyz, /metrics "
                     "(Prometheus), the API docs at /docs and a web page at /. Any --host that "
                     "is not loopback requires --api-key-file.")
-    add_flags(serve, ServeConfig)
-    serve.set_defaults(config=ServeConfig, run=run_serve)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mcdenoise.errors import ConfigError
-from mcdenoise.flags import add_flags, flag
+from mcdenoise.flags import add_command, flag
 
 CROP = 64  # contact-sheet crop, shown at 2x
 
@@ -329,11 +329,10 @@ def run_bench_mc(config: BenchMcConfig) -> int:
 
 
 def register(benchmarks) -> None:
-    mc = benchmarks.add_parser(
-        "mc", help="our model vs the noisy input and OIDN, against references",
+    add_command(
+        benchmarks, "mc", BenchMcConfig, run_bench_mc,
+        help="our model vs the noisy input and OIDN, against references",
         description="Render (cached, through the farm) noisy frames and references, denoise "
                     "them with OIDN and our model, and score PSNR of x/(1+x), relMSE and SSIM; "
                     "time both on the same frames and on one large frame. Writes the JSON, a "
                     "Markdown report and a contact sheet PNG beside it.")
-    add_flags(mc, BenchMcConfig)
-    mc.set_defaults(config=BenchMcConfig, run=run_bench_mc)

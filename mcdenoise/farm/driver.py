@@ -31,7 +31,7 @@ import numpy as np
 
 from mcdenoise.core.files import TMP_MARKER, write_text
 from mcdenoise.errors import ConfigError
-from mcdenoise.flags import add_flags, flag
+from mcdenoise.flags import add_command, flag
 from mcdenoise.farm.layout import Item, Record, item_seed
 from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
 
@@ -393,11 +393,10 @@ def run_command(config: DatasetConfig) -> int:
 
 
 def register(commands) -> None:
-    dataset = commands.add_parser(
-        "dataset", help="render noisy pairs (and references) for many scenes on Ray",
+    add_command(
+        commands, "dataset", DatasetConfig, run_command,
+        help="render noisy pairs (and references) for many scenes on Ray",
         description="Render a Noise2Noise dataset: for every scene two independent noisy "
                     "renders at --spp (colour + albedo + normal) and, with --reference-spp, a "
                     "reference accumulated from passes of --chunk-spp. Resumable: re-running "
                     "skips what is done; more --reference-spp extends references.")
-    add_flags(dataset, DatasetConfig)
-    dataset.set_defaults(config=DatasetConfig, run=run_command)

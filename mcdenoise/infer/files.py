@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mcdenoise.errors import ConfigError, UserError
-from mcdenoise.flags import add_flags, flag
+from mcdenoise.flags import add_command, flag
 from mcdenoise.infer import OVERLAP, TILE
 
 SEQUENCE = re.compile(r"#+")
@@ -254,10 +254,9 @@ def _denoise_on_ray(pairs: list[tuple[Path, Path]], config: DenoiseConfig,
 
 
 def register(commands) -> None:
-    denoise = commands.add_parser(
-        "denoise", help="denoise EXR files, folders and frame sequences",
+    add_command(
+        commands, "denoise", DenoiseConfig, run_denoise,
+        help="denoise EXR files, folders and frame sequences",
         description="Denoise EXR frames. Every layer and header attribute is kept; only the "
                     "colour changes. Albedo and normal layers are used when the file has them. "
                     "Large frames are denoised in overlapping tiles at bounded memory.")
-    add_flags(denoise, DenoiseConfig)
-    denoise.set_defaults(config=DenoiseConfig, run=run_denoise)

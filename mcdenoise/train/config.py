@@ -183,8 +183,9 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 def register(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `train` subcommand to ``commands`` (the CLI's subparsers); returns its parser."""
     quick, full = PRESETS["quick"], PRESETS["full"]
-    parser = commands.add_parser(
-        "train", help="train the Noise2Noise denoiser (renders a dataset first if needed)",
+    return flags.add_command(
+        commands, "train", TrainConfig, "mcdenoise.train.mc:run_train", presets=PRESETS,
+        help="train the Noise2Noise denoiser (renders a dataset first if needed)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(
             "Train the Noise2Noise U-Net on noisy pairs (or, with --targets clean, on "
@@ -204,6 +205,3 @@ def register(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                f"{full['size']}x{full['size']} ({full['reference_spp']}-spp references), width "
                f"{full['width']}, {full['steps']} steps of batch {full['batch']} x {full['crop']}^2: "
                "meant for GPUs")
-    flags.add_flags(parser, TrainConfig, presets=PRESETS)
-    parser.set_defaults(config=TrainConfig, run="mcdenoise.train.mc:run_train")  # loaded to run
-    return parser

@@ -190,24 +190,17 @@ def _epilog() -> str:
 
 
 def _add_preset_shortcuts(photo: argparse.ArgumentParser) -> None:
-    """--quick, --small, --paper for --preset NAME, listed right after --preset."""
-    shortcuts = [photo.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
-                                    help=f"--preset {name}") for name in PRESETS]
-    # add_flags adds every field in order; move the shortcuts up beside --preset, in the
-    # usage line (the parser's actions) and in the options list (their group's actions).
-    for actions in (photo._actions, photo._optionals._group_actions):
-        for action in shortcuts:
-            actions.remove(action)
-        at = next(i for i, a in enumerate(actions) if "--preset" in a.option_strings) + 1
-        actions[at:at] = shortcuts
+    """--quick, --small, --paper for --preset NAME."""
+    for name in PRESETS:
+        photo.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
+                           help=f"--preset {name}")
 
 
 def register(benchmarks: argparse._SubParsersAction) -> None:
     """Add `photo` to the `bench` group's subparsers."""
-    photo = benchmarks.add_parser(
-        "photo", help="the paper's photographic experiments (Table 1, Figures 3 and 4)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    photo = flags.add_command(
+        benchmarks, "photo", PhotoBenchConfig, "mcdenoise.bench.photo.run:run_photo_bench",
+        presets=PRESETS, formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="the paper's photographic experiments (Table 1, Figures 3 and 4)",
         description=_description(), epilog=_epilog())
-    flags.add_flags(photo, PhotoBenchConfig, presets=PRESETS)
     _add_preset_shortcuts(photo)
-    photo.set_defaults(config=PhotoBenchConfig, run="mcdenoise.bench.photo.run:run_photo_bench")
