@@ -30,14 +30,14 @@ def make_model(path: Path, inputs: str = "full", width: int = 16, seed: int = 0,
 
     import torch
 
-    from mcdenoise.nn.model import UNetConfig, build
+    from mcdenoise.nn.model import UNet, UNetConfig
     from mcdenoise.nn.modelfile import save_model
     from mcdenoise.nn.transform import transform_for
 
     torch.manual_seed(seed)
     transform = replace(transform_for(inputs), missing_aux=missing_aux)
     config = UNetConfig(in_channels=transform.channels, out_channels=3, width=width)
-    save_model(path, build(config), {"architecture": config.to_dict(),
+    save_model(path, UNet(config), {"architecture": config.to_dict(),
                                      "transform": transform.to_dict(),
                                      "training": {"note": "random weights, for tests"}})
     return path

@@ -160,9 +160,5 @@ def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch
     return out
 
 
-def build(config: UNetConfig) -> UNet:
-    return UNet(config)
-
-
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

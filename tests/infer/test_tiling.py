@@ -51,13 +51,13 @@ def test_tiled_denoise_agrees_with_whole_frame(scene_file):
     untrained net is the hard case: nothing taught it to look only nearby.)"""
     from mcdenoise.infer.denoise import Denoiser, denoise
     from mcdenoise.core.metrics import psnr
-    from mcdenoise.nn.model import UNetConfig, build
+    from mcdenoise.nn.model import UNet, UNetConfig
     from mcdenoise.nn.transform import transform_for
     from renderers import get_renderer
 
     torch.manual_seed(0)
     frame = get_renderer().render(str(scene_file), spp=4, seed=1, width=300)  # 300 x 200
-    denoiser = Denoiser(build(UNetConfig(in_channels=9, width=16)), transform_for("full"))
+    denoiser = Denoiser(UNet(UNetConfig(in_channels=9, width=16)), transform_for("full"))
     whole = denoise(denoiser, frame, tile=1024)
     tiled = denoise(denoiser, frame, tile=192, overlap=96)
     assert tiled.color.shape == whole.color.shape == (200, 300, 3)
