@@ -169,6 +169,14 @@ def crop_size(store: SceneStore, requested: int) -> int:
     return size
 
 
+def shuffled_index(seed: int, index: int, count: int) -> int:
+    """Which of ``count`` items global sample ``index`` takes: each epoch (``count`` samples)
+    visits every item once, in an order drawn from (seed, epoch) alone, so any sample of any
+    resumed run is known without replaying the ones before it."""
+    epoch, position = divmod(index, count)
+    return int(np.random.default_rng([seed, 1, epoch]).permutation(count)[position])
+
+
 class PairDataset(torch.utils.data.Dataset):
     """Map-style dataset indexed by the global sample number (any non-negative int).
 
@@ -193,9 +201,7 @@ class PairDataset(torch.utils.data.Dataset):
         return 2**62  # indices come from the step sampler, not from epochs over this length
 
     def scene_index(self, index: int) -> int:
-        n = len(self.store)
-        epoch, position = divmod(index, n)
-        return int(np.random.default_rng([self.seed, 1, epoch]).permutation(n)[position])
+        return shuffled_index(self.seed, index, len(self.store))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         scene = self.scene_index(index)

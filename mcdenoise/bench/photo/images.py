@@ -142,9 +142,9 @@ class NoisyCrops(torch.utils.data.Dataset):
         return 2**62  # indices come from the step sampler, not from epochs over this length
 
     def image_index(self, index: int) -> int:
-        n = len(self.images)
-        epoch, position = divmod(index, n)
-        return int(np.random.default_rng([self.seed, 1, epoch]).permutation(n)[position])
+        from mcdenoise.train.dataset import shuffled_index
+
+        return shuffled_index(self.seed, index, len(self.images))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image = self.images[self.image_index(index)]
