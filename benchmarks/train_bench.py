@@ -8,6 +8,11 @@
     # PSNR against steps for both -> JSON + PNG plot (`plot` redraws it from the JSON)
     .venv/bin/python benchmarks/train_bench.py compare --data DIR [--steps 3000] [...]
 
+    # architecture study: one `mcdenoise train` per variant on the same data (PARALLEL at a
+    # time, the cores split between them), then every final model scored per validation scene
+    .venv/bin/python benchmarks/train_bench.py study --data DIR --work RUNS \
+        --variant 'single=--scales 1' --variant 'multi=--scales 5' [--parallel 2] -- FLAGS...
+
 Results go to benchmarks/results/train_throughput.json, train_compare.json and
 train_psnr_vs_steps.png; benchmarks/results/train.md discusses them.
 """
@@ -109,6 +114,87 @@ def compare(args: argparse.Namespace) -> dict:
     return result
 
 
+def study(args: argparse.Namespace) -> dict:
+    """Train every variant (resumably: a finished run is only re-scored), then score each
+    final model on every validation scene of --data with a reference."""
+    import subprocess
+
+    import numpy as np
+
+    from mcdenoise.core.exr import read_frame
+    from mcdenoise.core.metrics import psnr
+    from mcdenoise.infer.denoise import denoise, load_denoiser
+    from mcdenoise.nn.modelfile import read_card
+    from mcdenoise.train.dataset import scan
+
+    variants = dict(v.split("=", 1) for v in args.variant)
+    threads = max(1, (os.cpu_count() or 1) // args.parallel)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    mcdenoise = str(Path(sys.executable).with_name("mcdenoise"))
+    pending = list(variants.items())
+    running: dict[str, subprocess.Popen] = {}
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            name, flags = pending.pop(0)
+            run = args.work / name
+            if (run / "model.safetensors").exists():
+                continue
+            command = [mcdenoise, "train", "--spp", str(args.spp), "--data", str(args.data),
+                       "-o", str(run), *args.flags, *flags.split()]
+            if (run / "checkpoint.pt").exists():
+                command.append("--resume")
+            run.mkdir(parents=True, exist_ok=True)
+            print(f"[{name}] {' '.join(command)}", flush=True)
+            running[name] = subprocess.Popen(command, env=env, stdout=open(run / "log.txt", "a"),
+                                             stderr=subprocess.STDOUT)
+        for name, process in list(running.items()):
+            if process.poll() is not None:
+                del running[name]
+                if process.returncode:
+                    raise SystemExit(f"[{name}] failed (exit {process.returncode}); see "
+                                     f"{args.work / name / 'log.txt'}")
+                print(f"[{name}] done", flush=True)
+        time.sleep(2)
+
+    scenes = [s for s in scan(args.data) if s.split == "validation" and s.reference is not None]
+    frames = [(s.scene, read_frame(s.noisy[0]), read_frame(s.reference).color) for s in scenes]
+    result: dict = {"machine": machine(), "command": " ".join(["python", "benchmarks/train_bench.py"]
+                                                             + sys.argv[1:]),
+                    "scenes": [name for name, _, _ in frames],
+                    "noisy": [psnr(frame.color, ref) for _, frame, ref in frames], "runs": {}}
+    for name, flags in variants.items():
+        run = args.work / name
+        card = read_card(run / "model.safetensors")
+        denoiser = load_denoiser(run / "model.safetensors", device="cpu")
+        per_scene = [psnr(denoise(denoiser, frame).color, ref) for _, frame, ref in frames]
+        with open(run / "train.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        result["runs"][name] = {
+            "flags": flags, "steps": card["training"]["steps"],
+            "parameters": card["architecture"]["parameters"],
+            "train_seconds": float(rows[-1]["elapsed_s"]),
+            "steps_per_s": float(np.median([float(r["steps_per_s"]) for r in rows])),
+            "val": read_val(run), "psnr": per_scene, "mean_psnr": float(np.mean(per_scene))}
+    return result
+
+
+def study_report(result: dict, path: Path) -> None:
+    """The study's Markdown table (mean and per scene) beside its JSON."""
+    runs = result["runs"]
+    lines = [f"Command: `{result['command']}`", "", f"Machine: {result['machine']}", "",
+             "| variant | flags | parameters | steps | train s | steps/s | mean PSNR dB |",
+             "|---|---|---|---|---|---|---|",
+             f"| noisy input | | | | | | {sum(result['noisy']) / len(result['noisy']):.2f} |"]
+    for name, run in runs.items():
+        lines.append(f"| {name} | `{run['flags']}` | {run['parameters']:,} | {run['steps']} | "
+                     f"{run['train_seconds']:.0f} | {run['steps_per_s']:.2f} | {run['mean_psnr']:.2f} |")
+    lines += ["", "| scene | noisy | " + " | ".join(runs) + " |", "|---|---|" + "---|" * len(runs)]
+    for k, scene in enumerate(result["scenes"]):
+        lines.append(f"| {scene} | {result['noisy'][k]:.2f} | "
+                     + " | ".join(f"{run['psnr'][k]:.2f}" for run in runs.values()) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def plot(result: dict, path: Path) -> None:
     """PSNR against steps for both runs, with the noisy input's level dashed."""
     from mcdenoise.bench.figures import curves_figure
@@ -117,7 +203,8 @@ def plot(result: dict, path: Path) -> None:
     names = {"noisy": "noisy targets (Noise2Noise)", "clean": "clean targets"}
     series = {names.get(name, name): [(r["step"], r["psnr_output"]) for r in run["val"] if r["step"] > 0]
               for name, run in runs.items()}
-    curves_figure(path, series, ("noisy input", runs["noisy"]["val"][0]["psnr_input"]),
+    first = next(iter(runs.values()))
+    curves_figure(path, series, ("noisy input", first["val"][0]["psnr_input"]),
                   "validation PSNR (x/(1+x)) of the denoised frames")
 
 
@@ -135,6 +222,15 @@ def main() -> None:
     pp = commands.add_parser("plot", help="redraw the plot from a compare JSON")
     pp.add_argument("--json", type=Path, default=RESULTS / "train_compare.json")
     pp.add_argument("--plot", type=Path, default=RESULTS / "train_psnr_vs_steps.png")
+    sp = commands.add_parser("study")
+    sp.add_argument("--data", type=Path, required=True)
+    sp.add_argument("--work", type=Path, default=Path("runs/bench-study"))
+    sp.add_argument("--spp", type=int, default=64)
+    sp.add_argument("--variant", action="append", required=True, metavar="NAME=FLAGS")
+    sp.add_argument("--parallel", type=int, default=2)
+    sp.add_argument("--json", type=Path, default=RESULTS / "train_study.json")
+    sp.add_argument("--plot", type=Path, default=RESULTS / "train_study.png")
+    sp.add_argument("flags", nargs="*", help="`mcdenoise train` flags every variant shares")
     cp = commands.add_parser("compare")
     cp.add_argument("--data", type=Path, required=True)
     cp.add_argument("--work", type=Path, default=Path("runs/bench-compare"))
@@ -168,6 +264,11 @@ def main() -> None:
                           args.output_map)
         result = {"machine": machine(), "rows": rows,
                   "command": " ".join(["python", "benchmarks/train_bench.py"] + sys.argv[1:])}
+    elif args.command == "study":
+        result = study(args)
+        study_report(result, args.json.with_suffix(".md"))
+        plot(result, args.plot)
+        print(f"wrote {args.plot} and {args.json.with_suffix('.md')}")
     else:
         result = compare(args)
         plot(result, args.plot)

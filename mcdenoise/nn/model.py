@@ -8,9 +8,13 @@
              conv to C_out
     output (N, C_out, H, W)
 
-Two optional heads on the same network (UNetConfig): ``residual`` adds the input colour to the
-last conv's output, and ``kernel`` turns the last conv into per-pixel filter kernels that
-average the input colour (kernel prediction; the trainer's default, see train/config.py).
+Optional heads on the same network (UNetConfig): ``residual`` adds the input colour to the
+last conv's output; ``kernel`` turns the last conv into per-pixel filter kernels that average
+the input colour (kernel prediction, see train/config.py); ``scales`` > 1 applies such kernels
+at several levels of a pyramid of the colour (full, 1/2, 1/4, ... resolution), each level's
+kernels predicted from the decoder's features at that resolution, and blends the levels
+coarse to fine with per-pixel weights (Vogels et al. 2018, "Denoising with kernel prediction
+and asymmetric loss functions"): a flat wall averages hundreds of pixels, an edge keeps 5x5.
 
 Every conv is 3x3 with padding 1, followed by leaky ReLU 0.1, except the last (linear);
 no batch norm; He initialisation. The paper's width 48 has about 1.0 M parameters for 9
@@ -28,11 +32,15 @@ import torch.nn.functional as F
 from mcdenoise.core.color import GAMMA
 
 NAME = "n2n-unet"
-# Width presets: the paper's 48, a lighter 32 (about 2.2x cheaper), and 16 for tests.
-WIDTHS = (48, 32, 16)
+# Widths: the paper's 48, a lighter 32 (about 2.2x cheaper), 24, and 16 (the CPU default).
+WIDTHS = (48, 32, 24, 16)
 POOLS = 5
 MULTIPLE = 2 ** POOLS  # H and W must be multiples of this
 SLOPE = 0.1
+# Initial blend logit of the multi-scale head: sigmoid(-2) = 0.12, so the untrained filter is
+# mostly the full-resolution 5x5 box, not a blur of every level (which spreads fireflies
+# widely and, as with 9x9 kernels, drives the first steps to collapse the kernels).
+BLEND_START = -2.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class UNetConfig:
     # mean) or "linear" (the input colour untonemapped back to linear HDR first, so the
     # average keeps the energy; the output is then linear HDR, output map "linear").
     kernel_space: str = "tonemapped"
+    # scales > 1 (needs kernel): kernels at this many pyramid levels, 1 to POOLS.
+    scales: int = 1
 
     def to_dict(self) -> dict:
         return {"name": NAME, **asdict(self)}
@@ -66,7 +76,7 @@ class UNetConfig:
             raise ValueError(f"unknown architecture {card.get('name')!r} (expected {NAME!r})")
         return cls(int(card["in_channels"]), int(card["out_channels"]), int(card["width"]),
                    bool(card.get("residual", False)), int(card.get("kernel", 0)),
-                   card.get("kernel_space", "tonemapped"))
+                   card.get("kernel_space", "tonemapped"), int(card.get("scales", 1)))
 
 
 def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -92,7 +102,16 @@ class UNet(nn.Module):
             raise ValueError("kernel must be odd, and kernel prediction is not residual")
         if config.kernel_space not in ("tonemapped", "linear"):
             raise ValueError(f"kernel_space must be tonemapped or linear, not {config.kernel_space!r}")
-        self.out_c = conv(head2, config.kernel ** 2 if config.kernel else m)
+        if not 1 <= config.scales <= POOLS or (config.scales > 1 and not config.kernel):
+            raise ValueError(f"scales must be 1 to {POOLS}, and more than 1 needs kernel prediction")
+        taps = config.kernel ** 2
+        # With several scales every level but the coarsest also predicts one blend logit: how
+        # much of the next coarser level's result its pixels take (BLEND_START at the start).
+        self.out_c = conv(head2, taps + (config.scales > 1) if config.kernel else m)
+        # level_heads[l - 1]: kernels (+ blend logit) at resolution 1/2^l from the decoder's
+        # 2 * width features there, l = 1 .. scales - 1.
+        self.level_heads = nn.ModuleList(conv(2 * w, taps + (l < config.scales - 1))
+                                         for l in range(1, config.scales))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -104,6 +123,10 @@ class UNet(nn.Module):
         nn.init.kaiming_normal_(self.out_c.weight, nonlinearity="linear")
         if self.config.residual or self.config.kernel:
             nn.init.zeros_(self.out_c.weight)
+        for head in [self.out_c, *self.level_heads] if self.config.scales > 1 else []:
+            nn.init.zeros_(head.weight)
+            if head.out_channels > self.config.kernel ** 2:
+                head.bias.data[-1] = BLEND_START
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H, W); H and W must be multiples of 32."""
@@ -119,10 +142,12 @@ class UNet(nn.Module):
                 skips.append(h)  # pool1 .. pool4 outputs feed the decoder
             h = act(self.enc[k](h))
         # h is now enc_conv6 at 1/32 resolution; walk back up.
+        levels = {}  # decoder features at resolution 1/2^l, for the multi-scale heads
         for k in range(POOLS - 1):
             h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = torch.cat([h, skips.pop()], dim=1)
             h = act(self.dec_b[k](act(self.dec_a[k](h))))
+            levels[POOLS - 1 - k] = h
         h = F.interpolate(h, scale_factor=2, mode="nearest")
         h = torch.cat([h, skips.pop()], dim=1)
         h = act(self.out_b(act(self.out_a(h))))
@@ -133,6 +158,10 @@ class UNet(nn.Module):
                 image = x[:, :self.config.out_channels].float()
                 if self.config.kernel_space == "linear":
                     image = untonemap(image)
+                if self.config.scales > 1:
+                    heads = [out] + [head(levels[l].float())
+                                     for l, head in enumerate(self.level_heads, start=1)]
+                    return blend_pyramid(heads, image, self.config.kernel)
                 return apply_kernels(out, image, self.config.kernel)
             return out + x[:, :out.shape[1]].float() if self.config.residual else out
 
@@ -157,6 +186,30 @@ def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch
     for tap in range(size * size):
         dy, dx = divmod(tap, size)
         out += padded[:, :, dy:dy + h, dx:dx + w] * weights[:, tap:tap + 1]
+    return out
+
+
+def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int) -> torch.Tensor:
+    """Multi-scale kernel filtering. heads[l]: (N, size^2 [+ 1], H / 2^l, W / 2^l), the kernel
+    logits at pyramid level l and, for every level but the last, one blend logit; image
+    (N, C, H, W) -> (N, C, H, W).
+
+    Level l of the pyramid is the image 2x2-averaged l times; each level is filtered with its
+    own kernels (f_l), then, coarse to fine, o_l = f_l + a_l * (U(o_{l+1}) - U(D(f_l))) with
+    a_l = sigmoid(blend logit), D the 2x2 mean and U bilinear upsampling: a pixel keeps the
+    fine level's detail and takes a share a_l of its low frequencies from the coarser result.
+    Where the coarser result equals the fine one's downsampling, nothing changes, so the
+    filter keeps the image's mean and mixes only the input's own samples."""
+    taps = size * size
+    pyramid = [image]
+    for _ in heads[1:]:
+        pyramid.append(F.avg_pool2d(pyramid[-1], 2))
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+    out = apply_kernels(heads[-1][:, :taps], pyramid[-1], size)
+    for head, level in zip(reversed(heads[:-1]), reversed(pyramid[:-1])):
+        filtered = apply_kernels(head[:, :taps], level, size)
+        share = torch.sigmoid(head[:, taps:taps + 1])
+        out = filtered + share * (up(out) - up(F.avg_pool2d(filtered, 2)))
     return out
 
 

@@ -31,7 +31,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
-                   "output_map", "residual", "kernel", "kernel_space", "aux_dropout", "workers")
+                   "output_map", "residual", "kernel", "kernel_space", "scales", "aux_dropout",
+                   "workers")
 
 
 @dataclass
@@ -60,8 +61,8 @@ class TrainConfig:
     address: str | None = flag(None, help="Ray cluster to run --workers on (default: a local Ray)")
     resume: bool = flag(False, help="continue RUN from its checkpoint (model, optimiser, "
                                     "schedule, data order)")
-    width: int | None = flag(None, preset=True, choices=(48, 32, 16),
-                             help="U-Net width: 48 the paper's, 32 lighter, 16 tiny")
+    width: int | None = flag(None, preset=True, choices=(48, 32, 24, 16),
+                             help="U-Net width: 48 the paper's, 32 and 24 lighter, 16 tiny")
     inputs: str = flag("full", choices=("color", "albedo", "full"),
                        help="network inputs: colour, + albedo, + albedo + normal")
     loss: str = flag("hdr", choices=("hdr", "l2", "l1", "l0"),
@@ -89,6 +90,9 @@ class TrainConfig:
     kernel_space: str = flag(
         "linear", choices=("tonemapped", "linear"), help="average the linear HDR input colour "
         "(keeps energy; the output map is then linear) or the tonemapped one")
+    scales: int = flag(
+        1, help="apply the kernels at this many levels of a pyramid of the colour (full, "
+                "1/2, ... 1/16 resolution, blended per pixel; 1: full resolution only)")
     aux_dropout: float = flag(
         0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
                    "by zeros, so the model also denoises frames without them (0: never)")
@@ -104,7 +108,15 @@ class TrainConfig:
     val_scenes: str | None = flag(
         None, metavar="SPEC",
         help="validation scenes, likewise (default: the preset's, validation split)")
-    size: int | None = flag(None, preset=True, help="image side of the default dataset, pixels")
+    stream: int = flag(
+        0, metavar="N", help="streaming mode: train on a pool of N scenes that background Ray "
+        "tasks keep refilling with fresh scene-family pairs, oldest out (0: off; the data "
+        "order of a streaming run cannot be replayed exactly)")
+    stream_cpus: int | None = flag(
+        None, metavar="K", help="cores that render the stream (default: half of them, at "
+                                "least 1); the trainer keeps the rest")
+    size: int | None = flag(None, preset=True, help="image side of the default dataset, pixels "
+                                                    "(streamed scenes take the data's size)")
     reference_spp: int | None = flag(
         None, preset=True, help="spp of the default dataset's references (validation scenes; "
                                 "training scenes too with --targets clean)")
@@ -150,6 +162,15 @@ def resolve(config: TrainConfig) -> TrainConfig:
         (0.0 <= filled.aux_dropout < 1.0, "--aux-dropout must be in [0, 1)"),
         (filled.kernel == 0 or (filled.kernel >= 3 and filled.kernel % 2 == 1),
          "--kernel must be 0 or an odd size of at least 3"),
+        (1 <= filled.scales <= 5 and (filled.scales == 1 or filled.kernel > 0),
+         "--scales must be 1 to 5, and more than 1 needs --kernel"),
+        (filled.stream >= 0, "--stream must be >= 0 (0: off)"),
+        (not filled.stream or (filled.workers == 0 and filled.targets == "noisy"),
+         "--stream trains in this process on noisy targets: it needs --workers 0 and "
+         "--targets noisy"),
+        (filled.stream_cpus is None or filled.stream_cpus >= 1, "--stream-cpus must be >= 1"),
+        (not filled.stream or not filled.loader_workers,
+         "--stream reads its pool in this process: --loader-workers must be 0"),
         (filled.output_map in OUTPUT_MAPS, f"--output-map must be one of {', '.join(OUTPUT_MAPS)}"),
     ]
     for ok, message in checks:

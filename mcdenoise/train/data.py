@@ -27,6 +27,7 @@ class DataPlan:
     train: list[SceneFiles]
     val: list[SceneFiles]
     rendered: dict[str, Any] = field(default_factory=dict)
+    stream: dict[str, Any] = field(default_factory=dict)  # a streaming run's record (stream.py)
 
     def card(self) -> dict[str, Any]:
         def sizes(scenes: list[SceneFiles]) -> list[list[int]]:
@@ -41,7 +42,7 @@ class DataPlan:
                 "train_scenes": len(self.train), "train_families": families,
                 "train_with_reference": sum(s.reference is not None for s in self.train),
                 "val_scenes": len(self.val), "image_sizes": sizes(self.train),
-                "rendered": self.rendered}
+                "rendered": self.rendered} | ({"stream": dict(self.stream)} if self.stream else {})
 
 
 def available_families() -> list[str]:

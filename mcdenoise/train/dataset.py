@@ -142,6 +142,10 @@ class SceneStore:
     def __len__(self) -> int:
         return len(self.arrays)
 
+    def item(self, index: int) -> tuple[np.ndarray, tuple[float, float]]:
+        """(scene ``index``'s (H, W, 21) array, the exposure scales of its two renders)."""
+        return self.arrays[index], self.scales[index]
+
 
 def _pixels(path: Path) -> int:
     from mcdenoise.core.exr import read_header
@@ -204,8 +208,7 @@ class PairDataset(torch.utils.data.Dataset):
         return shuffled_index(self.seed, index, len(self.store))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        scene = self.scene_index(index)
-        array = self.store.arrays[scene]
+        array, scales = self.store.item(self.scene_index(index))
         rng = np.random.default_rng([self.seed, 2, index])
         h, w = array.shape[:2]
         y = int(rng.integers(0, h - self.crop + 1))
@@ -216,7 +219,7 @@ class PairDataset(torch.utils.data.Dataset):
             patch = patch[:, ::-1]
         which = int(rng.integers(2))  # which render of the pair is the input
         inp = patch[..., which * _RENDER:(which + 1) * _RENDER]
-        scale = self.store.scales[scene][which]
+        scale = scales[which]
         if self.targets == "noisy":
             other = (1 - which) * _RENDER
             target = patch[..., other:other + 3]

@@ -37,7 +37,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +133,7 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
     from mcdenoise.nn.modelfile import save_model
     from mcdenoise.nn.transform import decode_output, transform_for
     from mcdenoise.train.dataset import PairDataset, SceneStore, crop_size, validation_items
+    from mcdenoise.train.stream import stream_pool
 
     run = Path(config.output)
     linear_kernels = config.kernel and config.kernel_space == "linear"
@@ -140,6 +141,8 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
                         output="linear" if linear_kernels else config.output_map,
                         missing_aux="zeros" if config.aux_dropout > 0 else "error")
     store = SceneStore(plan.train, transform, config.cache_mb, cache_dir=run / "cache")
+    if config.stream:
+        store = stream_pool(config, store, transform)
     crop = crop_size(store, config.crop)
     dataset = PairDataset(store, transform, crop, config.targets, config.seed, config.aux_dropout)
     val_items = validation_items(plan.val, config.val_images) if lead else []
@@ -154,11 +157,12 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
         return str(path)
 
     network = UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
-                         config.kernel, config.kernel_space)
+                         config.kernel, config.kernel_space, config.scales)
     return Task(network, dataset,
                 partial(decode_output, transform), run_validation if val_items else None,
                 RunLog.VAL, describe_validation, finish,
-                f"on {len(store)} scenes, {config.targets} targets, {crop}x{crop} crops")
+                f"on {len(store)} scenes{' (streaming, pool of %d)' % config.stream if config.stream else ''}, "
+                f"{config.targets} targets, {crop}x{crop} crops")
 
 
 def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transform,
@@ -217,8 +221,16 @@ def train(config: TrainConfig, stop_at: int | None = None) -> dict[str, Any]:
     if resolved.workers >= 1:
         return _train_ray(resolved, plan, stop_at, command)
     device = choose_device(resolved.device)
-    return fit(resolved, render_task(resolved, plan, device, command=command), device,
-               stop_at=stop_at)
+    task = render_task(resolved, plan, device, command=command)
+    if not resolved.stream:
+        return fit(resolved, task, device, stop_at=stop_at)
+    from mcdenoise.train.stream import start_stream
+
+    stream = start_stream(resolved, task.dataset.store, plan)
+    try:
+        return fit(resolved, task, device, stop_at=stop_at)
+    finally:
+        stream.stop()
 
 
 def check_run(config: TrainConfig) -> None:
@@ -232,7 +244,8 @@ def check_run(config: TrainConfig) -> None:
     if not config.resume:
         raise ConfigError(f"{config.output} already holds a run (checkpoint at step "
                           f"{state['step']}): pass --resume to continue it, or choose another -o")
-    saved = state["config"]
+    # Checkpoints older than a field hold its default (config_from_dict fills it in).
+    saved = asdict(config_from_dict(state["config"]))
     changed = [k for k in FIXED_ON_RESUME if saved.get(k) != getattr(config, k)]
     if changed:
         raise ConfigError(f"{checkpoint}: cannot resume with other " + ", ".join(

@@ -216,3 +216,42 @@ def test_model_file_round_trip_and_denoise(tmp_path):
     save_file({"w": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(ModelFileError, match="mcdenoise_card"):
         load_denoiser(tmp_path / "plain.safetensors")
+
+
+def test_multiscale_kernels_keep_constants_and_start_near_the_single_scale_filter():
+    from mcdenoise.nn.model import BLEND_START, blend_pyramid
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear", scales=5))
+    assert UNetConfig.from_dict(net.config.to_dict()) == net.config
+    assert [h.out_channels for h in net.level_heads] == [26, 26, 26, 25]  # the last: no blend
+    x = torch.rand(1, 9, 64, 96) * 0.9
+    single = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear"))
+    single.load_state_dict({k: v for k, v in net.state_dict().items()
+                            if not k.startswith(("level_heads", "out_c"))}, strict=False)
+    start = torch.sigmoid(torch.tensor(BLEND_START)).item()
+    # The untrained multi-scale filter takes only a small share of the coarser levels.
+    assert (net(x) - single(x)).abs().mean() < 0.5 * start * single(x).abs().mean()
+    # Whatever the kernels and blend weights, a constant image stays that constant.
+    heads = [torch.randn(2, 26, 64 >> l, 96 >> l) * 3 for l in range(4)] + [torch.randn(2, 25, 4, 6)]
+    flat = torch.full((2, 3, 64, 96), 0.7)
+    assert torch.allclose(blend_pyramid(heads, flat, 5), flat, atol=1e-5)
+
+
+def test_multiscale_kernels_smooth_flat_noise_far_beyond_a_5x5_support():
+    from mcdenoise.nn.model import blend_pyramid
+
+    torch.manual_seed(1)
+    noise = 1.0 + 0.5 * torch.randn(1, 3, 128, 128)
+    box = [torch.zeros(1, 26, 128 >> l, 128 >> l) for l in range(4)] + [torch.zeros(1, 25, 8, 8)]
+    for head in box[:-1]:
+        head[:, -1] = 30.0  # every pixel takes all of the coarser level: a wide low-pass
+    single = blend_pyramid(box[:1], noise, 5)  # one level: the plain 5x5 box
+    wide = blend_pyramid(box, noise, 5)
+    assert single.var() < noise.var() / 20  # 25 samples each
+    # The fine level's own high band stays (Vogels' blend keeps detail), the low band goes:
+    # about 125 samples' worth, five times the 5x5 box.
+    assert wide.var() < single.var() / 4
+    assert abs(wide.mean().item() - noise.mean().item()) < 1e-3
+    with pytest.raises(ValueError, match="scales"):
+        UNet(UNetConfig(9, 3, 16, scales=3))  # several scales need kernel prediction

@@ -45,7 +45,7 @@ def test_flags_keep_their_types_choices_and_preset_help(capsys):
     assert config.width == 32 and config.lr == 0.01 and config.data == Path("d")
     assert config.residual is False
     with pytest.raises(SystemExit):
-        parse(["--width", "24"])
+        parse(["--width", "20"])
     assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse(["--help"])
