@@ -52,7 +52,7 @@ def make_inputs(folder: Path, model: str | None, size: int, memory_size: int) ->
 
     from mcdenoise.core.exr import write_frame
     from mcdenoise.core.frame import Frame
-    from mcdenoise.nn.model import UNetConfig, build
+    from mcdenoise.nn.model import UNet, UNetConfig
     from mcdenoise.nn.modelfile import save_model
     from mcdenoise.nn.transform import transform_for
 
@@ -60,7 +60,7 @@ def make_inputs(folder: Path, model: str | None, size: int, memory_size: int) ->
         torch.manual_seed(0)
         config = UNetConfig(in_channels=9, out_channels=3, width=16)
         model = str(folder / "width16.safetensors")
-        save_model(model, build(config), {"architecture": config.to_dict(),
+        save_model(model, UNet(config), {"architecture": config.to_dict(),
                                           "transform": transform_for("full").to_dict()})
         label = "U-Net width 16 (the test preset), random weights"
     else:
