@@ -34,6 +34,10 @@ FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed"
                    "output_map", "residual", "kernel", "kernel_space", "scales", "aux_dropout",
                    "workers")
 
+# Fields added with a default other than what runs saved before them did: a run saved
+# without the field used this value.
+BEFORE_FIELD = {"scales": 1}
+
 
 @dataclass
 class TrainConfig:
@@ -61,6 +65,11 @@ class TrainConfig:
     address: str | None = flag(None, help="Ray cluster to run --workers on (default: a local Ray)")
     resume: bool = flag(False, help="continue RUN from its checkpoint (model, optimiser, "
                                     "schedule, data order)")
+    init: str | None = flag(
+        None, metavar="MODEL", help="start from this model file's weights ('default': the "
+        "shipped model) instead of random ones: its network and transform are kept (width, "
+        "inputs, head, exposure and output map come from its card) and its card's lineage "
+        "continues in the new card")
     width: int | None = flag(None, preset=True, choices=(48, 32, 24, 16),
                              help="U-Net width: 48 the paper's, 32 and 24 lighter, 16 tiny")
     inputs: str = flag("full", choices=("color", "albedo", "full"),
@@ -91,8 +100,9 @@ class TrainConfig:
         "linear", choices=("tonemapped", "linear"), help="average the linear HDR input colour "
         "(keeps energy; the output map is then linear) or the tonemapped one")
     scales: int = flag(
-        1, help="apply the kernels at this many levels of a pyramid of the colour (full, "
-                "1/2, ... 1/16 resolution, blended per pixel; 1: full resolution only)")
+        5, help="apply the kernels at this many levels of a pyramid of the colour (full, "
+                "1/2, ... 1/16 resolution, blended per pixel; 1: full resolution only, as "
+                "models before the architecture study in benchmarks/results/train_study.md)")
     aux_dropout: float = flag(
         0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
                    "by zeros, so the model also denoises frames without them (0: never)")
@@ -138,6 +148,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     if config.preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {config.preset!r}")
     preset = PRESETS[config.preset]
+    if config.init is not None:
+        config = replace(config, **init_fields(config))
     filled = replace(config, **{k: preset[k] for k in preset
                                 if hasattr(config, k) and getattr(config, k) is None})
     checks = [
@@ -181,6 +193,44 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return filled
 
 
+def init_path(init: str) -> Path:
+    """The model file of ``--init`` ('default': the shipped model)."""
+    from mcdenoise.nn.modelfile import default_model_path
+
+    return default_model_path() if init == "default" else Path(init)
+
+
+def init_fields(config: TrainConfig) -> dict[str, Any]:
+    """The fields ``--init``'s model fixes (its network and transform), from its card; a
+    ConfigError before any work when the file is no model of this project, or when --width
+    asks for another network than the one it holds."""
+    from mcdenoise.nn.model import UNetConfig
+    from mcdenoise.nn.modelfile import ModelFileError, read_card
+    from mcdenoise.nn.transform import INPUT_SETS, Transform
+
+    path = init_path(config.init)
+    try:
+        card = read_card(path)
+        network = UNetConfig.from_dict(card["architecture"])
+        transform = Transform.from_dict(card["transform"])
+    except ModelFileError as error:
+        raise ConfigError(f"--init: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"--init {path}: not a model of this project's network ({error})") from None
+    inputs = [name for name, names in INPUT_SETS.items() if names == tuple(transform.inputs)]
+    if not inputs or network.out_channels != 3:
+        raise ConfigError(f"--init {path}: inputs {list(transform.inputs)} and "
+                          f"{network.out_channels} outputs are no network `train` makes")
+    if config.width is not None and config.width != network.width:
+        raise ConfigError(f"--init {path} holds a {network.width}-wide network; --width "
+                          f"{config.width} would need another (drop --width)")
+    return {"width": network.width, "inputs": inputs[0], "kernel": network.kernel,
+            "kernel_space": network.kernel_space, "scales": network.scales,
+            "residual": network.residual or bool(network.kernel), "exposure": transform.exposure,
+            "output_map": config.output_map if network.kernel and network.kernel_space == "linear"
+            else transform.output}
+
+
 def command_line(config: TrainConfig) -> str:
     """The `mcdenoise train` command that gives ``config``: ``--spp N`` first, then the flags
     the user set (those that differ from their defaults), in field order."""
@@ -197,6 +247,7 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     """The inverse of config_dict; keys that are no field (older or newer runs) are ignored."""
     paths = {"data", "val_data", "output"}
     known = {f.name for f in fields(TrainConfig)}
+    values = {**BEFORE_FIELD, **values}
     return TrainConfig(**{k: Path(v) if k in paths and v is not None else v
                           for k, v in values.items() if k in known})
 

@@ -141,6 +141,7 @@ class Task:
     describe: Callable[[int, dict[str, Any]], str]
     finish: Callable[[UNet, dict[str, Any], list[dict]], str]
     about: str  # the start-of-run line's words on the data, e.g. "on 32 scenes, ..."
+    init: dict[str, Any] | None = None  # weights a fresh run starts from (--init), else random
 
 
 def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, world: int = 1,
@@ -172,7 +173,7 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     # against 9.6 s for the same steps).
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)
-    start, skipped, elapsed, history = 0, 0, 0.0, []
+    start, skipped, elapsed, history, sessions = 0, 0, 0.0, [], []
     checkpoint = run / CHECKPOINT
     if config.resume and checkpoint.exists():  # check_run has vetted the config
         state = load_checkpoint(checkpoint, device)
@@ -180,11 +181,18 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
         optimizer.load_state_dict(state["optimizer"])
         start, skipped, elapsed = int(state["step"]), int(state["skipped"]), float(state["elapsed_s"])
         history = json.loads(state["history"])
+        sessions = json.loads(state.get("sessions", "[]"))
         torch.set_rng_state(state["rng"]["torch"].cpu())
         if cuda and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu())
-    elif config.resume and lead:
-        print(f"{run}: no checkpoint to resume from; starting from step 0", flush=True)
+    else:
+        if config.resume and lead:
+            print(f"{run}: no checkpoint to resume from; starting from step 0", flush=True)
+        if task.init is not None:  # after the random init, so the RNG state is the same
+            net.load_state_dict(task.init)
+    # One record per invocation of a run (a resumed run's card lists them all).
+    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": start,
+               "to_step": start, "seconds": 0.0, "device": device.type}
     model = net
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
@@ -199,12 +207,17 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     log = RunLog(run, start, task.val_fields) if lead else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
+    def this_session(step: int) -> list[dict[str, Any]]:
+        session.update(to_step=step, seconds=round(time.perf_counter() - began, 1))
+        return sessions + [session]
+
     def save(step: int) -> None:
         rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if cuda else None}
         save_checkpoint(checkpoint, {
             "step": step, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
             "skipped": skipped, "elapsed_s": elapsed + time.perf_counter() - began,
-            "history": json.dumps(history), "config": config_dict(config), "rng": rng})
+            "history": json.dumps(history), "sessions": json.dumps(this_session(step)),
+            "config": config_dict(config), "rng": rng})
 
     def run_validation(step: int) -> None:
         result = task.validate(net, step)
@@ -296,7 +309,8 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
         print(f"{run}: already at step {start} of {config.steps}; nothing to train", flush=True)
     summary = {"step": max(start, stop), "skipped": skipped,
                "validation": history[-1] if history else None, "model": None,
-               "seconds": elapsed + time.perf_counter() - began}
+               "seconds": elapsed + time.perf_counter() - began,
+               "sessions": this_session(max(start, stop))}
     if lead and max(start, stop) >= config.steps:
         if validating and (not history or history[-1]["step"] != config.steps):
             run_validation(config.steps)

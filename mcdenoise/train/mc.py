@@ -45,7 +45,7 @@ import numpy as np
 
 from mcdenoise.errors import ConfigError
 from mcdenoise.train.config import (FIXED_ON_RESUME, TrainConfig, command_line, config_dict,
-                                    config_from_dict, resolve)
+                                    config_from_dict, init_path, resolve)
 from mcdenoise.train.data import DataPlan, plan_data
 from mcdenoise.train.loop import (ADAM_EPS, BETAS, CHECKPOINT, MODEL_FILE, RunLog, Task, fit,
                                   load_checkpoint)
@@ -162,7 +162,41 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
                 partial(decode_output, transform), run_validation if val_items else None,
                 RunLog.VAL, describe_validation, finish,
                 f"on {len(store)} scenes{' (streaming, pool of %d)' % config.stream if config.stream else ''}, "
-                f"{config.targets} targets, {crop}x{crop} crops")
+                f"{config.targets} targets, {crop}x{crop} crops",
+                init=init_weights(config, network))
+
+
+def init_weights(config: TrainConfig, network) -> dict[str, Any] | None:
+    """--init's weights, checked against the network the run builds (None without --init)."""
+    if config.init is None:
+        return None
+    from mcdenoise.nn.modelfile import load_model
+
+    model, _, _ = load_model(init_path(config.init))
+    if model.config != network:
+        raise ConfigError(f"--init {config.init}: its network {model.config} is not the one "
+                          f"this run trains ({network})")
+    return model.state_dict()
+
+
+def lineage(config: TrainConfig) -> list[dict[str, Any]]:
+    """The runs an --init model came from, oldest first, each in a few fields, then that
+    model itself; [] without --init."""
+    if config.init is None:
+        return []
+    from mcdenoise.farm.manifest import sha256_file
+    from mcdenoise.nn.modelfile import read_card
+
+    path = init_path(config.init)
+    card = read_card(path)
+    training, data = card.get("training", {}), card.get("data", {})
+    own = {"model": path.name, "sha256": sha256_file(path), "created": card.get("created"),
+           "command": card.get("command"), "steps": training.get("steps"),
+           "seconds": training.get("seconds"), "sessions": training.get("sessions"),
+           "train_scenes": data.get("train_scenes"), "train_scene_spec": data.get("train_scene_spec"),
+           "validation_psnr_db": (card.get("validation") or {}).get("psnr_denoised_db"),
+           "note": card.get("note")}
+    return list(card.get("lineage", [])) + [{k: v for k, v in own.items() if v is not None}]
 
 
 def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transform,
@@ -185,7 +219,8 @@ def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transfo
                      "optimizer": {"name": "adam", "betas": list(BETAS), "eps": ADAM_EPS},
                      "seed": config.seed, "skipped_steps": summary["skipped"],
                      "seconds": round(summary["seconds"], 1), "device": device.type,
-                     "preset": config.preset},
+                     "preset": config.preset, "sessions": summary.get("sessions", [])},
+        "lineage": lineage(config),
         "data": plan.card(),
         "validation": None if last is None else {
             "scenes": last["scenes"], "psnr_noisy_db": last["psnr_input"],

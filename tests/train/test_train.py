@@ -7,6 +7,7 @@ the data sampling, and data-parallel training on two Ray Train CPU workers.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -108,8 +109,44 @@ def test_resume_gives_the_same_weights(first_run, tmp_path):
     with open(tmp_path / "halves" / "train.csv") as handle:
         steps = [int(r["step"]) for r in csv.DictReader(handle)]
     assert steps == sorted(set(steps))  # no duplicated rows after the resume
+    sessions = read_card(tmp_path / "halves" / MODEL_FILE)["training"]["sessions"]
+    assert [(s["from_step"], s["to_step"]) for s in sessions] == [(0, 3), (3, 6)]
     with pytest.raises(ValueError, match="--width"):
         train(replace(halves, resume=True, width=32, steps=8))
+
+
+def test_init_starts_from_the_model_and_continues_its_lineage(first_run, tmp_path):
+    """--init: the run's step-0 network is the model's (its validation output is identical to
+    the one the model's own run wrote at its last step), the network comes from the card even
+    where the flags' defaults differ, and each generation adds itself to the card's lineage."""
+    model = first_run / MODEL_FILE
+    tuned = train(tiny_config(first_run / "data", tmp_path / "tuned", init=str(model), width=None,
+                              scales=1, steps=2, val_every=2, seed=0))
+    assert (tmp_path / "tuned" / "val" / "step_000000.png").read_bytes() == \
+        (first_run / "val" / "step_000004.png").read_bytes()
+    with open(first_run / "val.csv") as a, open(tmp_path / "tuned" / "val.csv") as b:
+        assert list(csv.DictReader(b))[0]["psnr_output"] == list(csv.DictReader(a))[-1]["psnr_output"]
+    card, parent = read_card(tuned["model"]), read_card(model)
+    assert card["architecture"] == parent["architecture"]  # 5 scales kept, not --scales 1
+    [origin] = card["lineage"]
+    assert origin["command"] == parent["command"] and origin["steps"] == 4
+    assert origin["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    again = train(tiny_config(first_run / "data", tmp_path / "again", init=tuned["model"],
+                              width=None, steps=1))
+    assert [g["steps"] for g in read_card(again["model"])["lineage"]] == [4, 2]
+
+
+def test_init_refuses_another_network_or_a_file_that_is_no_model(first_run, tmp_path):
+    from mcdenoise.train.config import resolve
+
+    with pytest.raises(ValueError, match="16-wide"):
+        resolve(tiny_config(first_run / "data", tmp_path / "a", init=str(first_run / MODEL_FILE),
+                            width=24))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="--init"):
+        resolve(tiny_config(first_run / "data", tmp_path / "b", init=str(junk)))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_a_nonfinite_loss_skips_the_step_and_is_counted(first_run, tmp_path, monkeypatch):
