@@ -1,7 +1,8 @@
 """The Mitsuba 3 backend: scene files or scene-family instances in, frames out.
 
 Whatever camera and film a scene declares, we render through a replacement sensor with the
-same type, pose and field of view, a box-filtered float32 ``hdrfilm`` at the requested size
+same type, pose (or, for a view of a scene file, that pose moved: scenes/views.py) and field
+of view, a box-filtered float32 ``hdrfilm`` at the requested size
 and an ``independent`` sampler, so that pixel noise is uncorrelated between pixels and
 between seeds. The scene's own integrator is kept (its ``max_depth`` can be overridden).
 Albedo, normal and depth come from a second, cheap ``aov`` render through the same sensor.
@@ -21,6 +22,7 @@ import numpy as np
 from mcdenoise.core.frame import Frame
 from renderers.interface import RenderError
 from renderers.mitsuba_variant import choose_variant
+from scenes.views import View, apply_view, split_view
 
 # One pass renders at most this many samples: Mitsuba refuses wavefronts of 2^32 samples
 # (131,072 spp at 256^2), and smaller passes keep memory flat and allow progress reports.
@@ -130,6 +132,11 @@ class MitsubaRenderer:
     # -- loading ---------------------------------------------------------------------------
     def load(self, scene, max_depth: int | None = None) -> tuple[Any, str, tuple[int, int]]:
         """(mi.Scene, scene name, (width, height) the scene declares), cached."""
+        if isinstance(scene, str):
+            try:
+                scene = split_view(scene)[0]  # every view of a file shares the loaded scene
+            except ValueError as error:
+                raise RenderError(str(error)) from None
         key = (scene if isinstance(scene, str) else scene.name, max_depth)
         if key in self._scenes:
             self._scenes.move_to_end(key)
@@ -184,11 +191,19 @@ class MitsubaRenderer:
         except Exception as error:
             raise RenderError(f"{scene.name}: failed to build the scene: {error}") from error
 
-    def sensor(self, scene_key, mi_scene, width: int, height: int):
-        """A box-filtered replacement of the scene's first camera at width x height, cached."""
-        key = (scene_key, width, height)
+    def sensor(self, scene_key, mi_scene, width: int, height: int, view: View | None = None):
+        """A box-filtered replacement of the scene's first camera at width x height, moved by
+        ``view`` (scenes/views.py; pivot at the distance to the scene's centre), cached."""
+        key = (scene_key, width, height, view)
         if key not in self._sensors:
-            self._sensors[key] = self.mi.load_dict(self._sensor_dict(mi_scene.sensors()[0], width, height))
+            spec = self._sensor_dict(mi_scene.sensors()[0], width, height)
+            if view is not None:
+                matrix = np.array(spec["to_world"].matrix, dtype=np.float64)
+                centre = np.array(mi_scene.bbox().center(), dtype=np.float64).reshape(3)
+                distance = float(np.linalg.norm(centre - matrix[:3, 3])) or 1.0
+                spec["to_world"] = self.mi.ScalarTransform4f(
+                    apply_view(matrix, view, distance).tolist())
+            self._sensors[key] = self.mi.load_dict(spec)
         return self._sensors[key]
 
     def _sensor_dict(self, sensor, width: int, height: int) -> dict:
@@ -232,8 +247,8 @@ class MitsubaRenderer:
             raise RenderError(f"seed must be in [0, 2^32), got {seed}")
         mi_scene, name, (scene_w, scene_h) = self.load(scene, max_depth)
         width, height = _resolution(width, height, scene_w, scene_h)
-        key = (scene if isinstance(scene, str) else scene.name, max_depth)
-        sensor = self.sensor(key, mi_scene, width, height)
+        view = split_view(scene)[1] if isinstance(scene, str) else None
+        sensor = self.sensor((name, max_depth), mi_scene, width, height, view)
 
         started = time.perf_counter()
         total = np.zeros((height, width, 4), dtype=np.float64)

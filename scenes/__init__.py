@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mcdenoise.errors import UserError
+from scenes import views
 
 FAMILY_SIZE = 10_000
 SPLITS: dict[str, range] = {
@@ -144,7 +145,7 @@ def parse_spec(spec: str) -> list[str]:
     """Instance names (and scene-file paths) named by a comma-separated ``spec``.
 
     Items: ``family:N``, ``family:A-B`` (inclusive), ``family:*``, ``family:SPLIT``, ``SPLIT``
-    (every family's indices of that split), or a path ending in ``.xml`` (kept as is). Order
+    (every family's indices of that split), or a path ending in ``.xml`` (kept as is; with a view suffix, scenes/views.py). Order
     follows the spec; an instance named twice is listed once. SceneNameError (a ValueError)
     names the first bad item.
     """
@@ -155,7 +156,11 @@ def parse_spec(spec: str) -> list[str]:
         item = raw.strip()
         if not item:
             raise SceneNameError(f"empty item in scene spec {spec!r}")
-        if item.lower().endswith(".xml"):
+        if views.is_scene_file(item):
+            try:
+                views.split_view(item)
+            except ValueError as error:
+                raise SceneNameError(str(error)) from None
             out[item] = None
             continue
         if item in SPLITS:

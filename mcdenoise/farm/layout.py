@@ -47,10 +47,15 @@ class Item:
 
 def scene_slug(scene: str) -> str:
     """A directory name for a scene: 'interior:17' -> 'interior-17'; a file gets its stem plus
-    a short hash of its absolute path, so two scene.xml files do not collide."""
-    if scene.lower().endswith(".xml"):
-        digest = hashlib.sha1(str(Path(scene).resolve()).encode()).hexdigest()[:8]
-        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(scene).stem)}-{digest}"
+    a short hash of its absolute path, so two scene.xml files do not collide; a view of a
+    file (scenes/views.py) adds the view."""
+    from scenes.views import split_view
+
+    path, view = split_view(scene)
+    if path.lower().endswith(".xml"):
+        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:8]
+        slug = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(path).stem)}-{digest}"
+        return slug if view is None else f"{slug}@{view.suffix()}"
     return re.sub(r"[^A-Za-z0-9_.-]", "-", scene)
 
 

@@ -36,7 +36,9 @@ class DataPlan:
             found = {(h["width"], h["height"]) for h in (read_header(s.noisy[0]) for s in scenes[:64])}
             return sorted([w, h] for w, h in found)
 
-        families = sorted({s.scene.split(":")[0] if not s.scene.endswith(".xml") else "file"
+        from scenes.views import is_scene_file
+
+        families = sorted({"file" if is_scene_file(s.scene) else s.scene.split(":")[0]
                            for s in self.train})
         return {"root": str(self.root), "spp": self.train[0].spp if self.train else None,
                 "train_scenes": len(self.train), "train_families": families,

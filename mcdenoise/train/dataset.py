@@ -58,8 +58,9 @@ class SceneFiles:
 
 def split_of(scene: str) -> str:
     import scenes
+    from scenes.views import is_scene_file
 
-    if scene.lower().endswith(".xml"):
+    if is_scene_file(scene):
         return "train"  # a user's own scene files are training data
     try:
         return scenes.split_of(scene)

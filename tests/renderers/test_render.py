@@ -148,3 +148,23 @@ def test_render_command_writes_exr_and_preview(scene_file, tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 2 and "nosuch.xml" in result.stderr
     assert not (tmp_path / "x.exr").exists()
+
+
+def test_views_of_a_scene_file_move_its_camera(renderer, scene_file):
+    """The identity view is the scene's own camera, bit for bit; dollying forward shortens the
+    depth at the centre in proportion to the move; an orbit sees another image."""
+    from scenes.views import View, with_view
+
+    path = str(scene_file)
+    own = renderer.render(path, spp=4, seed=3)
+    same = renderer.render(with_view(path, View()), spp=4, seed=3)
+    assert np.array_equal(own.color, same.color) and np.array_equal(own.depth, same.depth)
+    centre = (16, 24)
+    near = renderer.render(with_view(path, View(dolly=0.05)), spp=1, seed=3).depth[centre]
+    nearer = renderer.render(with_view(path, View(dolly=0.1)), spp=1, seed=3).depth[centre]
+    assert own.depth[centre] > near > nearer
+    assert own.depth[centre] - nearer == pytest.approx(2 * (own.depth[centre] - near), rel=0.02)
+    orbit = renderer.render(with_view(path, View(orbit=8.0)), spp=4, seed=3)
+    assert np.abs(orbit.albedo - own.albedo).mean() > 0.01
+    with pytest.raises(RenderError, match="bad view"):
+        renderer.render(path + "@sideways", spp=1, seed=0)
