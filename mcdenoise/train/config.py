@@ -118,6 +118,16 @@ class TrainConfig:
     val_scenes: str | None = flag(
         None, metavar="SPEC",
         help="validation scenes, likewise (default: the preset's, validation split)")
+    views: int = flag(
+        16, metavar="N", help="training views rendered per scene file in --scenes: the file's "
+        "camera moved within --view-ranges, never the camera itself (scenes/views.py); a "
+        "streaming run keeps drawing new ones")
+    view_ranges: str = flag(
+        "8,3,2,0.08", metavar="O,P,T,D", help="largest orbit about the scene's centre, pan and "
+        "tilt (degrees) and dolly (fraction of the distance to the centre) of a training view")
+    family_share: float = flag(
+        0.25, help="with scene files in --scenes, the share of scene-family instances among "
+                   "streamed scenes, so that fine-tuning on them does not forget the rest")
     stream: int = flag(
         0, metavar="N", help="streaming mode: train on a pool of N scenes that background Ray "
         "tasks keep refilling with fresh scene-family pairs, oldest out (0: off; the data "
@@ -177,6 +187,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         (1 <= filled.scales <= 5 and (filled.scales == 1 or filled.kernel > 0),
          "--scales must be 1 to 5, and more than 1 needs --kernel"),
         (filled.stream >= 0, "--stream must be >= 0 (0: off)"),
+        (filled.views >= 1, "--views must be at least 1"),
+        (0.0 <= filled.family_share < 1.0, "--family-share must be in [0, 1)"),
         (not filled.stream or (filled.workers == 0 and filled.targets == "noisy"),
          "--stream trains in this process on noisy targets: it needs --workers 0 and "
          "--targets noisy"),
@@ -188,9 +200,24 @@ def resolve(config: TrainConfig) -> TrainConfig:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    view_ranges(filled)  # raises ConfigError when malformed
     if filled.device == "cuda" and filled.workers == 0 and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available here (use --device cpu)")
     return filled
+
+
+def view_ranges(config: TrainConfig):
+    """--view-ranges as a scenes.views.ViewRanges; ConfigError when malformed."""
+    from scenes.views import ViewRanges
+
+    try:
+        values = [float(v) for v in config.view_ranges.split(",")]
+        if len(values) != 4:
+            raise ValueError(f"{len(values)} values")
+        return ViewRanges(*values)
+    except ValueError as error:
+        raise ConfigError(f"--view-ranges must be ORBIT,PAN,TILT,DOLLY (degrees, degrees, "
+                          f"degrees, a fraction), not {config.view_ranges!r}: {error}") from None
 
 
 def init_path(init: str) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcdenoise.errors import ConfigError
-from mcdenoise.train.config import PRESETS, TrainConfig
+from mcdenoise.train.config import PRESETS, TrainConfig, view_ranges
 
 if TYPE_CHECKING:
     from mcdenoise.train.dataset import SceneFiles
@@ -28,6 +28,7 @@ class DataPlan:
     val: list[SceneFiles]
     rendered: dict[str, Any] = field(default_factory=dict)
     stream: dict[str, Any] = field(default_factory=dict)  # a streaming run's record (stream.py)
+    views: dict[str, Any] = field(default_factory=dict)  # views of scene files (views_record)
 
     def card(self) -> dict[str, Any]:
         def sizes(scenes: list[SceneFiles]) -> list[list[int]]:
@@ -44,7 +45,8 @@ class DataPlan:
                 "train_scenes": len(self.train), "train_families": families,
                 "train_with_reference": sum(s.reference is not None for s in self.train),
                 "val_scenes": len(self.val), "image_sizes": sizes(self.train),
-                "rendered": self.rendered} | ({"stream": dict(self.stream)} if self.stream else {})
+                "rendered": self.rendered} | ({"stream": dict(self.stream)} if self.stream else {}) \
+            | ({"views": self.views} if self.views else {})
 
 
 def available_families() -> list[str]:
@@ -68,6 +70,51 @@ def default_spec(split: str, count: int, families: list[str]) -> str:
     return ",".join(items)
 
 
+def scene_files(spec: str | None) -> list[str]:
+    """The scene files a spec names (seen from their own cameras)."""
+    import scenes
+    from scenes.views import is_scene_file, split_view
+
+    return [name for name in scenes.parse_spec(spec) if is_scene_file(name)
+            and split_view(name)[1] is None] if spec else []
+
+
+def file_views(path: str, config: TrainConfig, start: int, count: int) -> list[str]:
+    """Views start .. start + count - 1 of the scene file ``path``: a sequence fixed by the
+    file's name (not its folder: a copy elsewhere draws the same views), --seed and
+    --view-ranges."""
+    import hashlib
+
+    from scenes.views import draw_views, with_view
+
+    seed = int.from_bytes(hashlib.sha256(f"{Path(path).name}|{config.seed}".encode()).digest()[:4],
+                          "little")
+    return [with_view(path, view)
+            for view in draw_views(seed, start + count, view_ranges(config))[start:]]
+
+
+def training_names(config: TrainConfig, spec: str) -> list[str]:
+    """The scenes a training spec names, each scene file replaced by its first --views views
+    (the file's own camera is never a training view)."""
+    import scenes
+
+    files = set(scene_files(spec))
+    return [view for name in scenes.parse_spec(spec)
+            for view in (file_views(name, config, 0, config.views) if name in files else [name])]
+
+
+def views_record(config: TrainConfig, spec: str | None) -> dict[str, Any]:
+    """What the card says about the training views of scene files ({} without any)."""
+    files = scene_files(spec)
+    if not files:
+        return {}
+    ranges = view_ranges(config)
+    return {"files": [Path(f).name for f in files], "per_file": config.views,
+            "ranges": {"orbit_deg": ranges.orbit, "pan_deg": ranges.pan,
+                       "tilt_deg": ranges.tilt, "dolly": ranges.dolly},
+            "own_camera_trained": False}
+
+
 def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     """Render the preset's training and validation scenes into ``root`` through the farm
     (resumable: what is there is kept). Returns the specs, for the card."""
@@ -78,16 +125,17 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     preset = PRESETS[config.preset]
     families = None if (config.scenes and config.val_scenes) else available_families()
     train_spec = config.scenes or default_spec("train", preset["train_count"], families)
+    render_spec = ",".join(training_names(config, train_spec))
     val_spec = config.val_scenes or default_spec("validation", preset["val_count"], families)
     common = dict(output=root, spp=config.spp, width=config.size, height=config.size,
                   seed=config.seed, chunk_spp=min(4096, config.reference_spp))
-    jobs = [("train", train_spec, config.reference_spp if config.targets == "clean" else 0),
-            ("validation", val_spec, config.reference_spp)]
+    jobs = [("train", train_spec, render_spec, config.reference_spp if config.targets == "clean" else 0),
+            ("validation", val_spec, val_spec, config.reference_spp)]
     owns_ray = not ray.is_initialized()
     start_ray(config.address)  # once for both
     try:
-        for label, spec, reference_spp in jobs:
-            _render(label, spec, DatasetConfig(scenes=spec, reference_spp=reference_spp, **common))
+        for label, spec, names, reference_spp in jobs:
+            _render(label, spec, DatasetConfig(scenes=names, reference_spp=reference_spp, **common))
     finally:
         if owns_ray:
             ray.shutdown()
@@ -118,7 +166,7 @@ def plan_data(config: TrainConfig) -> DataPlan:
     if not found or config.data is None:
         rendered = render_default_dataset(config, root)
         found = scan(root)
-    train_filter = set(scenes.parse_spec(config.scenes)) if config.scenes else None
+    train_filter = set(training_names(config, config.scenes)) if config.scenes else None
     train, val = split_scenes(found, train_filter)
     if config.val_data is not None:
         val = [s for s in scan(config.val_data) if s.reference is not None]
@@ -134,4 +182,4 @@ def plan_data(config: TrainConfig) -> DataPlan:
                           f"{config.spp} (--spp); train with --spp {min(spps)} or use other data")
     if not val:
         warnings.warn(f"{root}: no validation scenes with references: the run is not validated")
-    return DataPlan(root, train, val, rendered)
+    return DataPlan(root, train, val, rendered, views=views_record(config, config.scenes))

@@ -15,6 +15,7 @@ a step depends on how fast they render, so a resumed or repeated run sees other 
 """
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -102,6 +103,31 @@ def fresh_scenes(seed: int, families: list[str], exclude: set[str]):
             name = f"{family}:{split.start + int(position)}"
             if name not in exclude:
                 yield name
+
+
+def stream_names(config, exclude: set[str]):
+    """What a run streams (``config``: a resolved TrainConfig): fresh scene-family instances,
+    or, with scene files in --scenes, fresh views of them (after the --views the dataset
+    holds), each name a family instance instead with probability --family-share."""
+    import scenes
+
+    from mcdenoise.train.data import file_views, scene_files
+
+    families = fresh_scenes(config.seed, scenes.family_names(), exclude)
+    files = scene_files(config.scenes)
+    if not files:
+        yield from families
+        return
+    rng = np.random.default_rng([config.seed, 11])
+    drawn = dict.fromkeys(files, config.views)
+    for turn in itertools.count():
+        while rng.random() < config.family_share:
+            yield next(families)
+        path = files[turn % len(files)]
+        name = file_views(path, config, drawn[path], 1)[0]
+        drawn[path] += 1
+        if name not in exclude:
+            yield name
 
 
 class SceneStream:
@@ -204,8 +230,8 @@ def start_stream(config, pool: ScenePool, plan) -> SceneStream:
     trainer's torch threads on the rest); ``plan.stream`` (the card's record) follows it."""
     import torch
 
-    import scenes
     from mcdenoise.farm.driver import DatasetConfig, start_ray
+    from mcdenoise.train.data import scene_files
 
     import ray
 
@@ -215,7 +241,7 @@ def start_stream(config, pool: ScenePool, plan) -> SceneStream:
     start_ray(config.address, num_cpus=cpus)
     root = Path(config.output) / STREAM_DIR
     exclude = {s.scene for s in plan.train} | streamed_names(root)
-    names = fresh_scenes(config.seed, scenes.family_names(), exclude)
+    names = stream_names(config, exclude)
     # Fresh scenes take the size of the run's training data, so every crop fits every scene.
     height, width = pool.arrays[0].shape[:2]
     dataset = DatasetConfig(output=root, scenes="", spp=config.spp, width=width, height=height,
@@ -224,6 +250,8 @@ def start_stream(config, pool: ScenePool, plan) -> SceneStream:
     stream.owns_ray = owns_ray
     plan.stream.update(pool=config.stream, cpus=cpus, size=[width, height], spp=config.spp,
                        before=len(exclude - {s.scene for s in plan.train}))
+    if scene_files(config.scenes):  # fresh views of the files, some family scenes among them
+        plan.stream.update(family_share=config.family_share)
     print(f"streaming fresh {width}x{height} scenes on {cpus} core(s) into a pool of "
           f"{config.stream} (now {len(pool)})", flush=True)
     return stream.start()
