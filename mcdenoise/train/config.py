@@ -59,6 +59,11 @@ class TrainConfig:
         "noisy", choices=("noisy", "clean"), help="noisy: the pair's other render (Noise2Noise, "
         "default); clean: the reference (the control experiment)")
     steps: int | None = flag(None, preset=True, help="training steps")
+    minutes: float | None = flag(
+        None, metavar="M", help="wall-clock budget of this invocation, rendering included: "
+        "training stops and writes the model M minutes after the start (--steps is then an "
+        "upper bound, and the learning-rate schedule follows whichever of steps and time is "
+        "further along)")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     workers: int = flag(0, help="data-parallel Ray Train workers (DDP, one GPU each where "
                                 "present); 0: train in this process")
@@ -171,6 +176,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
          f"--loss must be one of {', '.join(n for n in losses.NAMES if n != 'masked_l2')} "
          "(masked_l2 needs masks, which rendered data has not)"),
         (filled.steps >= 1, "--steps must be at least 1"),
+        (filled.minutes is None or (filled.minutes > 0 and filled.workers == 0),
+         "--minutes must be positive and trains in this process (--workers 0)"),
         (filled.batch >= 1, "--batch must be at least 1"),
         (filled.crop >= 32, "--crop must be at least 32"),
         (filled.lr > 0, "--lr must be positive"),

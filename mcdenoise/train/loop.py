@@ -145,10 +145,12 @@ class Task:
 
 
 def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, world: int = 1,
-        stop_at: int | None = None) -> dict[str, Any]:
+        stop_at: int | None = None, deadline: float | None = None) -> dict[str, Any]:
     """Train ``task`` from scratch or from RUN's checkpoint up to ``stop_at`` (default:
-    config.steps). Of the config, fit uses the run directory, the optimisation fields (steps,
-    batch, lr, rampdown, grad_clip, loss, seed) and the logging/checkpoint cadence.
+    config.steps) or, when given, until ``deadline`` (time.monotonic() seconds; --minutes),
+    whichever comes first: the run then ends there as if that were its last step. Of the
+    config, fit uses the run directory, the optimisation fields (steps, batch, lr, rampdown,
+    grad_clip, loss, seed) and the logging/checkpoint cadence.
 
     Every rank runs this; with world > 1 the process group must exist (Ray Train makes it).
     Rank 0 validates, logs, checkpoints and, at the last step, writes the model file.
@@ -211,6 +213,11 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
         session.update(to_step=step, seconds=round(time.perf_counter() - began, 1))
         return sessions + [session]
 
+    def summarize(step: int) -> dict[str, Any]:
+        return {"step": step, "skipped": skipped, "validation": history[-1] if history else None,
+                "model": None, "seconds": elapsed + time.perf_counter() - began,
+                "sessions": this_session(step)}
+
     def save(step: int) -> None:
         rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if cuda else None}
         save_checkpoint(checkpoint, {
@@ -234,19 +241,29 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
               f"batch {config.batch} x {world} worker(s), {device}, "
               f"steps {start} -> {stop} of {config.steps}", flush=True)
     began = time.perf_counter()
+    budget = None if deadline is None else max(deadline - time.monotonic(), 0.0)
     bar = None
     if lead:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.steps, initial=start, unit="step", desc="train", disable=None,
+        # With a time budget the bar counts its seconds; otherwise the steps.
+        bar = tqdm(total=config.steps if budget is None else round(budget), initial=0 if budget
+                   else start, unit="step" if budget is None else "s", disable=None,
+                   desc="train" if budget is None else f"train ({budget / 60:.1f} min budget)",
                    dynamic_ncols=True)
         if start == 0 and validating and config.val_every:
             run_validation(0)  # the untrained network: the first point of the PSNR curve
     window_loss, window_count, window_start, grad_norm = 0.0, 0, time.perf_counter(), float("nan")
-    completed = start
+    completed, out_of_time = start, False
     try:
         for step, batch in enumerate(loader, start):
-            lr = lr_at(step, config.steps, config.lr, config.rampdown)
+            spent = time.perf_counter() - began
+            if budget is not None and spent >= budget:
+                out_of_time = True
+                break
+            # With a budget, the schedule follows whichever of steps and time is further along.
+            progress = step if budget is None else max(step, config.steps * spent / max(budget, 1e-9))
+            lr = lr_at(progress, config.steps, config.lr, config.rampdown)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = batch["input"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -278,7 +295,8 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
             done = step + 1
             if not lead:
                 continue
-            bar.update(1)
+            bar.update(1) if budget is None else bar.update(
+                min(round(time.perf_counter() - began), bar.total) - bar.n)
             if done % config.log_every == 0 or done == stop:
                 now = time.perf_counter()
                 rate = (done - max(start, done - config.log_every)) / max(now - window_start, 1e-9)
@@ -297,8 +315,10 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     except KeyboardInterrupt:
         if lead and completed > start:
             save(completed)  # the step in progress is lost, the ones before it are not
-            print(f"\ninterrupted: checkpoint at step {completed} in {checkpoint}; continue with "
-                  "--resume", file=sys.stderr, flush=True)
+            # A usable model too: the weights of the last finished step.
+            model_path = task.finish(net, summarize(completed), history)
+            print(f"\ninterrupted: checkpoint at step {completed} in {checkpoint} (continue with "
+                  f"--resume), model of that step in {model_path}", file=sys.stderr, flush=True)
         raise
     finally:
         if bar is not None:
@@ -307,13 +327,14 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
             log.close()
     if start >= stop and lead:
         print(f"{run}: already at step {start} of {config.steps}; nothing to train", flush=True)
-    summary = {"step": max(start, stop), "skipped": skipped,
-               "validation": history[-1] if history else None, "model": None,
-               "seconds": elapsed + time.perf_counter() - began,
-               "sessions": this_session(max(start, stop))}
-    if lead and max(start, stop) >= config.steps:
-        if validating and (not history or history[-1]["step"] != config.steps):
-            run_validation(config.steps)
+    final = completed if out_of_time else max(start, stop)
+    if out_of_time and lead:
+        print(f"the time budget ended the run at step {final} of {config.steps}", flush=True)
+        save(final)
+    summary = summarize(final)
+    if lead and (final >= config.steps or out_of_time):
+        if validating and (not history or history[-1]["step"] != final):
+            run_validation(final)
             summary["validation"] = history[-1]
         summary["model"] = task.finish(net, summary, history)
     return summary

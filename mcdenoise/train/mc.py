@@ -213,13 +213,14 @@ def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transfo
     return {
         "architecture": net.config.to_dict() | {"parameters": parameter_count(net)},
         "transform": transform.to_dict(),
-        "training": {"steps": config.steps, "targets": config.targets, "loss": config.loss,
+        "training": {"steps": summary["step"], "targets": config.targets, "loss": config.loss,
                      "batch": config.batch, "workers": max(world, 1), "crop": crop,
                      "lr": config.lr, "rampdown": config.rampdown, "grad_clip": config.grad_clip,
                      "optimizer": {"name": "adam", "betas": list(BETAS), "eps": ADAM_EPS},
                      "seed": config.seed, "skipped_steps": summary["skipped"],
                      "seconds": round(summary["seconds"], 1), "device": device.type,
-                     "preset": config.preset, "sessions": summary.get("sessions", [])},
+                     "preset": config.preset, "sessions": summary.get("sessions", [])}
+                    | ({"minutes": config.minutes} if config.minutes else {}),
         "lineage": lineage(config),
         "data": plan.card(),
         "validation": None if last is None else {
@@ -245,27 +246,78 @@ def train(config: TrainConfig, stop_at: int | None = None) -> dict[str, Any]:
     """Render data if needed, then train (in this process, or on Ray Train with ``workers``).
 
     ``stop_at`` ends this invocation after that step with a checkpoint (a later ``resume``
-    continues); the model file is written only when ``config.steps`` is reached.
+    continues); the model file is written only when ``config.steps`` is reached, or when
+    --minutes runs out.
     """
     from mcdenoise.core.files import choose_device
 
+    began = time.monotonic()
     command = command_line(config)
     resolved = resolve(config)
     check_run(resolved)
+    if resolved.init is not None:  # a file that is no model fails here, before any rendering
+        from mcdenoise.nn.modelfile import load_model
+
+        load_model(init_path(resolved.init))
+    check_scene_files(resolved)
+    deadline = None
+    if resolved.minutes is not None:
+        deadline = began + 60.0 * resolved.minutes
+        check_budget(resolved)
     plan = plan_data(resolved)
+    if deadline is not None and time.monotonic() >= deadline:
+        raise ConfigError(f"--minutes {resolved.minutes}: rendering the training data took the "
+                          f"whole budget ({time.monotonic() - began:.0f} s); render it first "
+                          "(`mcdenoise dataset`, then --data) or give more minutes")
     if resolved.workers >= 1:
         return _train_ray(resolved, plan, stop_at, command)
     device = choose_device(resolved.device)
     task = render_task(resolved, plan, device, command=command)
     if not resolved.stream:
-        return fit(resolved, task, device, stop_at=stop_at)
+        return fit(resolved, task, device, stop_at=stop_at, deadline=deadline)
     from mcdenoise.train.stream import start_stream
 
     stream = start_stream(resolved, task.dataset.store, plan)
     try:
-        return fit(resolved, task, device, stop_at=stop_at)
+        return fit(resolved, task, device, stop_at=stop_at, deadline=deadline)
     finally:
         stream.stop()
+
+
+def check_scene_files(config: TrainConfig) -> None:
+    """Every scene file in --scenes loads (ConfigError naming it and the problem else)."""
+    from mcdenoise.train.data import scene_files
+    from renderers import RenderError, get_renderer
+
+    files = scene_files(config.scenes)
+    renderer = get_renderer() if files else None
+    for path in files:
+        try:
+            renderer.load(path)
+        except RenderError as error:
+            raise ConfigError(f"--scenes: {error}") from None
+
+
+def check_budget(config: TrainConfig) -> None:
+    """--minutes must leave time to render one training pair: estimated from a render of the
+    first training scene at 1/8 of --spp (it also proves the scene loads). ConfigError else."""
+    from mcdenoise.train.data import PRESETS, available_families, default_spec, training_names
+    from renderers import RenderError, get_renderer
+
+    spec = config.scenes or default_spec("train", PRESETS[config.preset]["train_count"],
+                                         available_families())
+    scene = training_names(config, spec)[0]
+    spp = max(1, config.spp // 8)
+    began = time.perf_counter()
+    try:
+        get_renderer().render(scene, spp=spp, seed=0, width=config.size, height=config.size)
+    except RenderError as error:
+        raise ConfigError(f"--scenes: {error}") from None
+    pair = 2 * (time.perf_counter() - began) * config.spp / spp
+    if pair > 60.0 * config.minutes:
+        raise ConfigError(f"--minutes {config.minutes}: one {config.size}x{config.size} pair of "
+                          f"{scene} at {config.spp} spp takes about {pair:.0f} s here, more "
+                          "than the budget; give more minutes, or a smaller --size or --spp")
 
 
 def check_run(config: TrainConfig) -> None:

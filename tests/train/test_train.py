@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -225,3 +226,50 @@ def test_two_ray_train_workers(first_run, tmp_path):
     card = read_card(tmp_path / "run" / MODEL_FILE)
     assert card["training"]["workers"] == 2 and card["validation"]["scenes"] == 1
     load_denoiser(tmp_path / "run" / MODEL_FILE, device="cpu")
+
+
+def test_a_time_budget_ends_the_run_with_a_model(first_run, tmp_path):
+    began = time.monotonic()
+    summary = train(tiny_config(first_run / "data", tmp_path / "run", steps=100_000,
+                                minutes=0.3, val_every=0))
+    assert time.monotonic() - began < 0.3 * 60 + 40  # the budget, plus the final validation
+    card = read_card(summary["model"])
+    assert 0 < card["training"]["steps"] == summary["step"] < 100_000
+    assert card["training"]["minutes"] == 0.3
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT, torch.device("cpu"))
+    assert state["step"] == summary["step"]
+    with open(tmp_path / "run" / "train.csv") as handle:
+        lrs = [float(r["lr"]) for r in csv.DictReader(handle)]
+    assert lrs[-1] < 0.5 * lrs[0]  # the ramp-down followed the clock, not the 100,000 steps
+
+
+def test_ctrl_c_leaves_a_checkpoint_and_a_model_of_the_last_step(first_run, tmp_path, monkeypatch):
+    from mcdenoise.nn import loss as losses
+
+    real_get, calls = losses.get, {"n": 0}
+
+    def interrupted(name):
+        loss = real_get(name)
+
+        def wrapped(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
+            return loss(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(losses, "get", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(first_run / "data", tmp_path / "run", steps=10))
+    assert read_card(tmp_path / "run" / MODEL_FILE)["training"]["steps"] == 3
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT, torch.device("cpu"))["step"] == 3
+    load_denoiser(tmp_path / "run" / MODEL_FILE)  # usable
+
+
+def test_bad_scene_files_and_budgets_fail_before_any_work(first_run, tmp_path):
+    with pytest.raises(ValueError, match="nosuch.xml: no such scene file"):
+        train(tiny_config(None, tmp_path / "a", scenes=str(tmp_path / "nosuch.xml")))
+    with pytest.raises(ValueError, match="takes about"):
+        train(tiny_config(first_run / "data", tmp_path / "b", minutes=0.0005, size=32))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
