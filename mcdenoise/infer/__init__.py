@@ -5,10 +5,13 @@ The tile defaults live here, torch-free, because the command line, the service a
 benchmarks all show or use them.
 """
 
-# Tiles of at most 512 pixels bound memory (the 48-wide U-Net needs about 1.1 GB of
-# activations per 512^2 tile in fp32; benchmarks/results/denoise_memory.md has the shipped
-# model's peak on a 4K frame). Tiles are balanced (tiling.tile_size): a 1080p frame is 15 tiles
-# of 480 x 448, and on this project's CPU that is faster than 4 tiles of 1024 x 608 (2.3 vs
-# 2.5 s) as well as smaller. 96 pixels of overlap hide the missing context at tile edges.
-TILE = 512
-OVERLAP = 96
+# Tiles of at most 768 pixels bound memory (the 48-wide U-Net needs about 1.1 GB of
+# activations per 512^2 tile in fp32, 2.5 GB at 768^2; benchmarks/results/denoise_memory.md
+# has the shipped model's peak on a 4K frame). Tiles are balanced (tiling.tile_size): a 1080p
+# frame is 6 tiles of 704 x 576, which compute 1.17 times the frame's pixels where the
+# earlier 512-pixel tiles with 96 of overlap computed 1.56 times (15 tiles of 480 x 448);
+# larger tiles were not faster, since a tile's activations then leave the CPU's caches. At
+# least 64 pixels of overlap hide the missing context at tile edges: the tiled 1080p frame
+# is within 67.8 dB PSNR of the whole frame denoised at once (benchmarks/results/cpu_speed.md).
+TILE = 768
+OVERLAP = 64

@@ -215,3 +215,32 @@ def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int) -> 
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def widen_heads(model: UNet, multiple: int = 8) -> UNet:
+    """The same function, faster on CPUs: out_a's and out_b's output channels (and the next
+    conv's inputs) zero-padded to a multiple of ``multiple``. oneDNN's convolutions work in
+    blocks of 8 (AVX2) or 16 (AVX-512) channels, and the heads of width 16 are 21 and 11 wide;
+    the padded channels are 0 after leaky ReLU and have zero weights downstream. For
+    inference only (a new module; ``model`` is untouched): its state dict no longer matches
+    the card."""
+    import copy
+
+    wide = copy.deepcopy(model)
+    chain = [wide.out_a, wide.out_b, wide.out_c]
+    for k in range(2):
+        first, second = chain[k], chain[k + 1]
+        grown = -(-first.out_channels // multiple) * multiple
+        extra = grown - first.out_channels
+        if not extra:
+            continue
+        a, b = conv(first.in_channels, grown), conv(grown, second.out_channels)
+        with torch.no_grad():
+            a.weight.zero_(), a.bias.zero_(), b.weight.zero_()
+            a.weight[:first.out_channels] = first.weight
+            a.bias[:first.out_channels] = first.bias
+            b.weight[:, :first.out_channels] = second.weight
+            b.bias.copy_(second.bias)
+        chain[k], chain[k + 1] = a, b
+    wide.out_a, wide.out_b, wide.out_c = chain
+    return wide.to(next(model.parameters()).device)

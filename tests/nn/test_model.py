@@ -255,3 +255,20 @@ def test_multiscale_kernels_smooth_flat_noise_far_beyond_a_5x5_support():
     assert abs(wide.mean().item() - noise.mean().item()) < 1e-3
     with pytest.raises(ValueError, match="scales"):
         UNet(UNetConfig(9, 3, 16, scales=3))  # several scales need kernel prediction
+
+
+@pytest.mark.parametrize("width,scales", [(16, 1), (16, 5), (32, 3), (48, 1)])
+def test_widened_heads_compute_the_same_function(width, scales):
+    from mcdenoise.nn.model import widen_heads
+
+    torch.manual_seed(width + scales)
+    net = UNet(UNetConfig(9, 3, width, False, 5, "linear", scales)).eval()
+    for head in [net.out_c, *net.level_heads]:  # trained-like heads, not the zero start
+        torch.nn.init.normal_(head.weight, std=0.1)
+    wide = widen_heads(net)
+    assert all(c.out_channels % 8 == 0 for c in (wide.out_a, wide.out_b))
+    assert wide.out_c.out_channels == net.out_c.out_channels
+    assert net.out_a.out_channels == round(4 * width / 3)  # the original is untouched
+    x = torch.rand(1, 9, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(wide(x), net(x), rtol=1e-5, atol=1e-6)
