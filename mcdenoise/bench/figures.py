@@ -21,8 +21,9 @@ COLOURS = [(40, 80, 200), (200, 40, 40), (30, 150, 60), (150, 60, 170), (230, 14
 
 
 def curves_figure(path: Path, series: dict[str, list[tuple[float, float]]],
-                  reference: tuple[str, float] | None, title: str) -> None:
-    """Validation PSNR against steps, one line per variant, the input's level dashed."""
+                  reference: tuple[str, float] | None, title: str, x_label: str = "steps") -> None:
+    """Validation PSNR against steps (or ``x_label``), one line per variant, the input's (or
+    another reference's) level dashed."""
     from PIL import Image, ImageDraw
 
     width, height, left, right, top, bottom = 760, 440, 70, 20, 34, 50
@@ -55,7 +56,7 @@ def curves_figure(path: Path, series: dict[str, list[tuple[float, float]]],
         x, _ = xy(step, y_min)
         draw.line([x, height - bottom, x, height - bottom + 4], fill="black")
         draw.text((x - 12, height - bottom + 8), f"{step:.0f}", fill="black", font=font)
-    draw.text((width // 2 - 20, height - 22), "steps", fill="black", font=font)
+    draw.text((width // 2 - 20, height - 22), x_label, fill="black", font=font)
     legend = []
     if reference:
         _, y = xy(0, reference[1])

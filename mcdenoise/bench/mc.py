@@ -59,13 +59,21 @@ class BenchMcConfig:
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="device for our model")
     address: str | None = flag(None, help="Ray cluster for the renders (default: a local one)")
     num_cpus: int | None = flag(None, help="CPUs of the local Ray (default: all)")
+    adapt_minutes: str = flag(
+        "", metavar="M[,M...]", help="also fine-tune the model on each scene file for M "
+        "wall-clock minutes (train --init --scenes FILE --minutes M --stream; views of the "
+        "file, never its camera) and score it on the file's own view: one 'adapted' row per "
+        "budget, a plot of PSNR against the minutes (bench/adapt.py)")
+    adapt_val_data: Path | None = flag(
+        None, metavar="DIR", help="validate each adaptation run on these scenes at its start "
+        "and end (what adapting cost on the scene family)")
 
 
 @dataclass
 class Method:
     name: str
     label: str
-    run: Callable[[Any], Any]  # Frame -> denoised Frame
+    run: Callable[[Any, str], Any]  # (Frame, scene name) -> denoised Frame
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -110,20 +118,42 @@ def methods(config: BenchMcConfig) -> list[Method]:
 
     device = None if config.device == "auto" else config.device
     ours = load_denoiser(config.model or default_model_path(), device)
-    found = [Method("noisy", f"noisy {config.spp} spp", lambda frame: frame)]
+    found = [Method("noisy", f"noisy {config.spp} spp", lambda frame, _: frame)]
     if oidn.available():
         found.append(Method("oidn", f"OIDN ({config.oidn_quality})",
-                            lambda frame: oidn.oidn_denoise(frame, config.oidn_quality)))
+                            lambda frame, _: oidn.oidn_denoise(frame, config.oidn_quality)))
         found.append(Method("oidn_best", f"OIDN ({config.oidn_quality}, prefiltered aux)",
-                            lambda frame: oidn.oidn_denoise(frame, config.oidn_quality,
-                                                            prefilter_aux=True)))
+                            lambda frame, _: oidn.oidn_denoise(frame, config.oidn_quality,
+                                                               prefilter_aux=True)))
     else:
         print("pyoidn is not installed: OIDN is left out (pip install pyoidn)", file=sys.stderr)
-    found.append(Method("ours", "ours (noisy targets)", lambda frame: denoise(ours, frame)))
+    found.append(Method("ours", "ours (noisy targets)", lambda frame, _: denoise(ours, frame)))
     if config.clean_model:
         clean = load_denoiser(config.clean_model, device)
-        found.append(Method("ours_clean", "ours (clean targets)", lambda frame: denoise(clean, frame)))
+        found.append(Method("ours_clean", "ours (clean targets)",
+                            lambda frame, _: denoise(clean, frame)))
     return found
+
+
+def adapted_methods(config: BenchMcConfig, scenes: list) -> tuple[list[Method], dict]:
+    """One Method per --adapt-minutes budget, denoising each scene with the model adapted to
+    it, and the runs' records for the report."""
+    from mcdenoise.bench.adapt import adapt, parse_budgets
+    from mcdenoise.infer.denoise import denoise, load_denoiser
+
+    found, records = [], {}
+    for minutes in parse_budgets(config.adapt_minutes):
+        runs = {files.scene: adapt(files.scene, minutes, config.model, config.spp,
+                                   config.data / "adapt", config.adapt_val_data)
+                for files in scenes}
+        models = {scene: load_denoiser(run.model, None if config.device == "auto" else config.device)
+                  for scene, run in runs.items()}
+        found.append(Method(f"adapted_{minutes:g}", f"ours adapted {minutes:g} min",
+                            lambda frame, scene, models=models: denoise(models[scene], frame)))
+        records[f"{minutes:g}"] = {scene: {k: str(v) if isinstance(v, Path) else v
+                                           for k, v in asdict(run).items() if k != "model"}
+                                   for scene, run in runs.items()}
+    return found, records
 
 
 def score_scenes(scenes: list, found: list[Method]) -> tuple[list[dict], dict]:
@@ -141,7 +171,7 @@ def score_scenes(scenes: list, found: list[Method]) -> tuple[list[dict], dict]:
         images[files.scene] = {"reference": reference.color, "noisy": frame.color}
         for method in found:
             began = time.perf_counter()
-            color = method.run(frame).color
+            color = method.run(frame, files.scene).color
             seconds = time.perf_counter() - began
             row[method.name] = {"psnr": psnr(color, reference.color),
                                 "relmse": relmse(color, reference.color),
@@ -175,13 +205,13 @@ def speed(config: BenchMcConfig, scene: str, found: list[Method]) -> dict[str, A
     result: dict[str, Any] = {"size": f"{frame.width}x{frame.height}", "repeats": config.repeats,
                               "aux": ["albedo", "normal"]}
     for method in found:
-        if method.name == "noisy":
-            continue
-        method.run(frame)  # warm-up: first-call allocations, OIDN device creation
+        if method.name == "noisy" or method.name.startswith("adapted"):
+            continue  # an adapted model runs the same network as ours
+        method.run(frame, scene)  # warm-up: first-call allocations, OIDN device creation
         times = []
         for _ in range(config.repeats):
             began = time.perf_counter()
-            method.run(frame)
+            method.run(frame, scene)
             times.append(time.perf_counter() - began)
         result[method.name] = {"median_s": statistics.median(times), "all_s": times}
         print(f"speed {result['size']}: {method.label} {statistics.median(times):.3f} s",
@@ -297,18 +327,62 @@ def report(result: dict[str, Any], found: list[Method], sheet: Path) -> str:
         for name in names:
             if name in speed_result:
                 lines.append(f"| {labels[name]} | {speed_result[name]['median_s']:.3f} |")
+    if result.get("adaptation"):
+        lines += adaptation_lines(result, labels)
     lines += ["", f"![contact sheet]({sheet.name})", ""]
     return "\n".join(lines)
+
+
+def adaptation_lines(result: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """The adaptation runs per scene and budget: PSNR on the own view, the run's time, steps
+    and scenes, and validation on the scene family before and after."""
+    def db(value) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    lines = ["", "## Adaptation runs", "",
+             "| scene | budget min | wall s | steps | training scenes rendered | own view PSNR dB "
+             "| shipped on it | family validation before -> after dB |", "|---|---|---|---|---|---|---|---|"]
+    rows = {r["scene"]: r for r in result["scenes"]}
+    for minutes, runs in result["adaptation"].items():
+        for scene, run in runs.items():
+            lines.append(f"| {scene} | {minutes} | {run['seconds']:.0f} | {run['steps']} | "
+                         f"{run['scenes_rendered']} | {rows[scene][f'adapted_{minutes}']['psnr']:.2f} | "
+                         f"{rows[scene]['ours']['psnr']:.2f} | {db(run['val_before_db'])} -> "
+                         f"{db(run['val_after_db'])} |")
+    stem = Path(result["config"]["json"]).stem
+    return lines + ["", f"![PSNR against the minutes of adaptation]({stem}_adapt.png)"]
+
+
+def adaptation_figure(result: dict[str, Any], found: list[Method], path: Path) -> None:
+    """Mean PSNR of the adapted rows against their budgets, the stronger OIDN row dashed."""
+    from mcdenoise.bench.figures import curves_figure
+
+    mean = result["mean"]
+    series = {"adapted": [(float(m), mean[f"adapted_{m}"]["psnr"]) for m in result["adaptation"]]}
+    series["shipped"] = [(x, mean["ours"]["psnr"]) for x, _ in series["adapted"]]
+    bars = [n for n in ("oidn", "oidn_best") if n in mean]
+    bar = max(bars, key=lambda n: mean[n]["psnr"]) if bars else None
+    curves_figure(path, series, (next(m.label for m in found if m.name == bar), mean[bar]["psnr"])
+                  if bar else None, "mean PSNR (x/(1+x)) on the scenes' own views", "minutes")
 
 
 def run_bench_mc(config: BenchMcConfig) -> int:
     from mcdenoise.bench.machine import describe
     from mcdenoise.core.files import write_text
 
+    from mcdenoise.bench.adapt import parse_budgets
+    from scenes import parse_spec
+    from scenes.views import is_scene_file
+
     config.data = Path(config.data)
     parse_size(config.speed_size)
+    if parse_budgets(config.adapt_minutes) and not all(map(is_scene_file, parse_spec(config.scenes))):
+        raise ConfigError("--adapt-minutes fine-tunes on scene files: --scenes must list only "
+                          ".xml files")
     found = methods(config)
     scenes = render_inputs(config)
+    adapted, adaptation = adapted_methods(config, scenes)
+    found += adapted
     rows, images = score_scenes(scenes, found)
     json_path = Path(config.json)
     sheet = json_path.with_name(json_path.stem + "_sheet.png")
@@ -318,6 +392,9 @@ def run_bench_mc(config: BenchMcConfig) -> int:
         "machine": describe(), "model": str(model_path),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scenes": rows, "mean": means(rows, found)}
+    if adaptation:
+        result["adaptation"] = adaptation
+        adaptation_figure(result, found, json_path.with_name(json_path.stem + "_adapt.png"))
     result["speed"] = speed(config, scenes[0].scene, found)
     contact_sheet(rows, images, found, sheet)
     write_text(json_path, json.dumps(result, indent=1))

@@ -122,7 +122,8 @@ class TrainConfig:
         "selected from --data (default: the preset's mix of every family's training split)")
     val_scenes: str | None = flag(
         None, metavar="SPEC",
-        help="validation scenes, likewise (default: the preset's, validation split)")
+        help="validation scenes, likewise (default: the preset's, validation split; 'none': "
+             "no validation, nothing rendered for it)")
     views: int = flag(
         16, metavar="N", help="training views rendered per scene file in --scenes: the file's "
         "camera moved within --view-ranges, never the camera itself (scenes/views.py); a "

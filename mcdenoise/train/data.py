@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from mcdenoise.errors import ConfigError
 from mcdenoise.train.config import PRESETS, TrainConfig, view_ranges
 
+NO_VALIDATION = "none"  # --val-scenes none
+
 if TYPE_CHECKING:
     from mcdenoise.train.dataset import SceneFiles
 
@@ -129,8 +131,9 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     val_spec = config.val_scenes or default_spec("validation", preset["val_count"], families)
     common = dict(output=root, spp=config.spp, width=config.size, height=config.size,
                   seed=config.seed, chunk_spp=min(4096, config.reference_spp))
-    jobs = [("train", train_spec, render_spec, config.reference_spp if config.targets == "clean" else 0),
-            ("validation", val_spec, val_spec, config.reference_spp)]
+    jobs = [("train", train_spec, render_spec, config.reference_spp if config.targets == "clean" else 0)]
+    if config.val_data is None and config.val_scenes != NO_VALIDATION:
+        jobs.append(("validation", val_spec, val_spec, config.reference_spp))
     owns_ray = not ray.is_initialized()
     start_ray(config.address)  # once for both
     try:
@@ -170,6 +173,8 @@ def plan_data(config: TrainConfig) -> DataPlan:
     train, val = split_scenes(found, train_filter)
     if config.val_data is not None:
         val = [s for s in scan(config.val_data) if s.reference is not None]
+    elif config.val_scenes == NO_VALIDATION:
+        val = []
     elif config.val_scenes:
         wanted = set(scenes.parse_spec(config.val_scenes))
         val = [s for s in val if s.scene in wanted]
@@ -180,6 +185,6 @@ def plan_data(config: TrainConfig) -> DataPlan:
     if spps != {config.spp}:
         raise ConfigError(f"{root} holds {'/'.join(map(str, sorted(spps)))}-spp pairs, not "
                           f"{config.spp} (--spp); train with --spp {min(spps)} or use other data")
-    if not val:
+    if not val and config.val_scenes != NO_VALIDATION:
         warnings.warn(f"{root}: no validation scenes with references: the run is not validated")
     return DataPlan(root, train, val, rendered, views=views_record(config, config.scenes))

@@ -66,3 +66,34 @@ def test_bench_mc_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(mcdenoise.nn.modelfile, "DEFAULT_MODEL", tmp_path / "none.safetensors")
     assert main(["bench", "mc", "--json", str(tmp_path / "x.json")]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_bench_mc_adapts_the_model_to_each_scene_file(tmp_path, scene_file, capsys):
+    """--adapt-minutes: a fine-tuning run per scene file from --model, within its budget, on
+    views of the file (not its camera), scored on the file's own view, reported and plotted."""
+    import ray
+
+    from mcdenoise.nn.modelfile import read_card
+
+    model = make_model(tmp_path / "ours.safetensors", width=16)
+    out = tmp_path / "report" / "mc.json"
+    args = ["bench", "mc", "--json", str(out), "--spp", "4", "--reference-spp", "32",
+            "--chunk-spp", "32", "--width", "32", "--data", str(tmp_path / "data"),
+            "--model", str(model), "--speed-size", "0", "--num-cpus", "2"]
+    try:
+        assert main([*args, "--scenes", str(scene_file), "--adapt-minutes", "0.5"]) == 0
+    finally:
+        ray.shutdown()
+    result = json.loads(out.read_text())
+    [(scene, run)] = result["adaptation"]["0.5"].items()
+    assert scene == str(scene_file) and run["steps"] > 0 and run["seconds"] < 30 + 60
+    assert np.isfinite(result["scenes"][0]["adapted_0.5"]["psnr"])
+    [card_path] = (tmp_path / "data" / "adapt").glob("*-0.5min/model.safetensors")
+    card = read_card(card_path)
+    assert card["lineage"][-1]["model"] == "ours.safetensors" and card["training"]["minutes"] == 0.5
+    trained = {s for s in card["data"]["views"]["files"]}
+    assert trained == {"scene.xml"} and not card["data"]["views"]["own_camera_trained"]
+    assert "## Adaptation runs" in out.with_suffix(".md").read_text()
+    assert Image.open(out.with_name("mc_adapt.png")).size[0] > 100
+    assert main([*args, "--scenes", "cornell:9000", "--adapt-minutes", "1"]) == 2
+    assert "--scenes must list only .xml files" in capsys.readouterr().err
