@@ -1,8 +1,8 @@
 """The shipped model's output, pinned: a rearrangement of the code must not change a pixel.
 
 ``tests/data/shipped_model_golden.npz`` holds the shipped model's output on a fixed synthetic
-frame (whole, tiled, and without albedo/normal), written before the library moved into
-subpackages. Convolution kernels differ in their last bits between CPUs (AVX2 and AVX-512
+frame (whole, tiled, and without albedo/normal), written with the model's plain network when
+it was shipped (2026-12-03), so it also pins load_denoiser's widened heads to the plain ones. Convolution kernels differ in their last bits between CPUs (AVX2 and AVX-512
 machines both run CI), so the stored arrays are compared with a tight tolerance; the
 bit-for-bit check is against the forward pass written out step by step, on this machine.
 """
