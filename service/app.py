@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import service.inference as inference
 from mcdenoise import __version__
 from mcdenoise.core.exr import write_frame
+from mcdenoise.infer.files import NONFINITE, nonfinite_counts
 from service.auth import load_keys, require_key
 from service.config import GPU_BATCH, ServeConfig
 from service.errors import ApiError, ErrorBody, error_responses
@@ -54,6 +55,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 EXR_MEDIA_TYPE = "image/x-exr"
 DENOISE_FILES = ("file", "color", "albedo", "normal")
 DENOISE_OPTIONS = ("precision", "model", "nonfinite")
+# The number of NaN/Inf values in colour, albedo and normal that were repaired, when any.
+REPAIRED_HEADER = "X-Nonfinite-Repaired"
 PREVIEW_OPTIONS = ("max_side",)
 ROUTES = {"/", "/healthz", "/readyz", "/metrics", "/v1/models", "/v1/denoise", "/v1/preview",
           "/docs", "/openapi.json"}
@@ -181,10 +184,15 @@ def create_app(config: ServeConfig) -> FastAPI:
                 ("upload", "decode", "wait", "denoise", "encode"), marks, marks[1:]))
             log.info("denoised %dx%d with %s (%s, %s) in %.3f s: %s", out.width, out.height,
                      model, precision, inputs.compression, marks[-1] - marks[0], steps)
+            headers = {"X-Model": model}
+            if inputs.repaired:
+                headers[REPAIRED_HEADER] = str(sum(inputs.repaired.values()))
+                log.warning("repaired non-finite (NaN/Inf) values in %s: %s",
+                            upload.label(main), nonfinite_counts(inputs.repaired))
             state["keep"] = True  # the response removes the folder once it has been sent
             return _ExrResponse(path, state["workdir"], media_type=EXR_MEDIA_TYPE,
                                 filename=download_name(upload.filenames.get(main)),
-                                headers={"X-Model": model})
+                                headers=headers)
 
         return await within_timeout(work, ticket)
 
@@ -291,13 +299,14 @@ def _denoise_schema(model_names: list[str]) -> dict:
             "albedo": {**exr, "description": "albedo EXR (R,G,B or albedo.R,G,B), with color"},
             "normal": {**exr, "description": "normal EXR (R,G,B, X,Y,Z or N.X,Y,Z), with color"},
             "precision": {"type": "string", "enum": ["auto", "half", "float"], "default": "auto",
-                          "description": "pixel type of the output's colour, albedo, normal "
-                                         "and alpha; auto: as the input's colour"},
+                          "description": "pixel type of the output's colour; auto: as the "
+                                         "input's (every other layer keeps its own type)"},
             "model": {"type": "string", "enum": model_names, "default": model_names[0],
                       "description": "a model from GET /v1/models"},
-            "nonfinite": {"type": "string", "enum": ["reject", "repair"], "default": "reject",
-                          "description": "NaN/Inf in colour/albedo/normal: reject (422) or "
-                                         "repair (NaN -> 0, Inf -> 65504) and denoise"},
+            "nonfinite": {"type": "string", "enum": list(NONFINITE), "default": "repair",
+                          "description": "NaN/Inf in colour/albedo/normal: repair (NaN -> 0, "
+                                         f"Inf -> 65504; counted in {REPAIRED_HEADER}) and "
+                                         "denoise, or refuse (422)"},
         },
         # Either one file, or colour with optional separate buffers.
         "anyOf": [
@@ -337,9 +346,9 @@ def _denoise_options(upload, options: dict[str, str], models: ModelSet) -> tuple
     if precision not in ("auto", "half", "float"):
         raise ApiError(422, "bad_option", f"precision must be auto, half or float, not "
                                           f"{precision[:32]!r}")
-    nonfinite = options.get("nonfinite", "reject")
-    if nonfinite not in ("reject", "repair"):
-        raise ApiError(422, "bad_option", f"nonfinite must be reject or repair, not "
+    nonfinite = options.get("nonfinite", "repair")
+    if nonfinite not in NONFINITE:
+        raise ApiError(422, "bad_option", f"nonfinite must be repair or refuse, not "
                                           f"{nonfinite[:32]!r}")
     return model, precision, nonfinite
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from mcdenoise.core.exr import ExrError, channel_layout, output_format, read_frame
 from mcdenoise.core.frame import Frame
+from mcdenoise.infer.files import nonfinite_counts
 from service.errors import ApiError
 from service.limits import FLOAT_TYPES, checked_header
 
@@ -44,19 +45,22 @@ class Inputs:
         is this with its colour replaced.
     precision: "half" or "float", the colour channels' type in the upload.
     compression: the upload's compression when lossless, else "zip".
+    repaired: role -> NaN/Inf values the denoiser's transform repairs (only counts > 0).
     """
     frame: Frame
     original: Frame
     precision: str
     compression: str
+    repaired: dict[str, int] = field(default_factory=dict)
 
 
-def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "reject",
+def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "repair",
                 needs: tuple[str, ...] = ()) -> Inputs:
     """Check and decode an upload (blocking: run it off the event loop).
 
-    nonfinite: "reject" (422 when colour, albedo or normal hold NaN/Inf) or "repair" (pass
-        them on; the model's transform maps NaN -> 0 and +Inf -> 65504).
+    nonfinite: "repair" (pass NaN/Inf in colour, albedo or normal on, counted in
+        ``Inputs.repaired``; the model's transform maps NaN -> 0 and +Inf -> 65504) or
+        "refuse" (422), as `mcdenoise denoise --nonfinite`.
     needs: the auxiliary buffers the model requires ("albedo", "normal").
     Raises ApiError (413 or 422) naming the field, the file and the problem.
     """
@@ -81,11 +85,11 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "reject",
     counts = {role: int(np.count_nonzero(~np.isfinite(array)))
               for role in ("color", *AUX_ROLES) if (array := getattr(frame, role)) is not None}
     counts = {role: n for role, n in counts.items() if n}
-    if counts and nonfinite != "repair":
-        listed = ", ".join(f"{role} {n}" for role, n in counts.items())
+    if counts and nonfinite == "refuse":
         raise ApiError(422, "nonfinite",
-                       f"{upload.label(main)}: non-finite (NaN/Inf) pixel values ({listed}); "
-                       "send nonfinite=repair to denoise anyway (NaN -> 0, Inf -> 65504)")
+                       f"{upload.label(main)}: non-finite (NaN/Inf) pixel values "
+                       f"({nonfinite_counts(counts)}); leave out nonfinite=refuse to have them "
+                       "repaired (NaN -> 0, Inf -> 65504) and the frame denoised")
     missing = [role for role in needs if getattr(frame, role) is None]
     if missing:
         raise ApiError(422, "missing_aux",
@@ -93,7 +97,8 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "reject",
                        "lacks: add them as layers of the EXR (albedo.R,G,B / N.X,Y,Z) or as the "
                        "form fields 'albedo' and 'normal'; or choose a colour-only model")
 
-    return Inputs(frame, original, *output_format(headers[main], original.names("color")))
+    return Inputs(frame, original, *output_format(headers[main], original.names("color")),
+                  repaired=counts)
 
 
 def read_exr(path: Path, label: str) -> Frame:

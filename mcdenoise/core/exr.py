@@ -358,8 +358,11 @@ def read_frame(path: str | os.PathLike) -> Frame:
         counts = ", ".join(f"{role} {n}" for role, n in nonfinite.items())
         warnings.warn(f"{os.fspath(path)}: non-finite pixel values kept as is ({counts})",
                       RuntimeWarning, stacklevel=2)
+    types = {n: _PIXEL_TYPES.get(c[0], "float") for part in parts
+             for n, c in part["channels"].items()}
     return Frame(color=roles.pop("color"), **{r: a for r, a in roles.items()},
-                 metadata=metadata, extra=pixels, channel_names=dict(layout))
+                 metadata=metadata, extra=pixels, channel_names=dict(layout),
+                 channel_types=types)
 
 
 def _decode_pixels(path: Any, expected_parts: int) -> tuple[dict, dict[str, np.ndarray]]:
@@ -442,11 +445,13 @@ def write_frame(frame: Frame, path: str | os.PathLike, *, precision: str = "half
                 compression: str = "zip") -> None:
     """Write ``frame`` to ``path`` atomically (temporary file in the same directory, renamed).
 
-    precision: "half" stores colour, albedo, normal and alpha as float16; finite values
-        beyond +-65504 are clamped to +-65504 (half would turn them into inf); NaN/Inf stay.
-        Depth is always float32 (background depth such as 1e10 does not fit in half).
-        "float" stores them all as float32. Extras keep their dtype (float16/float32/uint32;
-        anything else is stored as float32).
+    precision: "half" stores colour (and albedo, normal and alpha, unless the frame was read
+        from a file) as float16; finite values beyond +-65504 are clamped to +-65504 (half
+        would turn them into inf); NaN/Inf stay. Depth is float32 (background depth such as
+        1e10 does not fit in half). "float" stores them as float32. Every channel but the
+        colour that is in ``frame.channel_types`` keeps that type, so its bits come back as
+        they were read. Extras keep their dtype (float16/float32/uint32; anything else is
+        stored as float32).
     compression: an OpenEXR compression name: "zip", "piz", "none", "zips", "rle", "pxr24",
         "b44", "b44a", "dwaa", "dwab"... The file is always written as scanlines.
     Metadata becomes ``mcdenoise/<key>`` attributes (int32 -> int, float -> double, str ->
@@ -489,18 +494,25 @@ def _channels_for(frame: Frame, precision: str) -> dict[str, np.ndarray]:
         if len(names) != size:
             raise ValueError(f"frame.channel_names[{role!r}] needs {size} names, got {names}")
         data = data.reshape(data.shape[0], data.shape[1], size)
-        if precision == "half" and role != "depth":
-            clamped = np.clip(data, -_HALF_MAX, _HALF_MAX)
-            data = np.where(np.isfinite(data), clamped, data).astype(np.float16)
-        else:
-            data = data.astype(np.float32)
+        default = "float" if role == "depth" else precision
         for i, name in enumerate(names):
-            put(name, data[..., i])
+            stored = None if role == "color" else frame.channel_types.get(name)
+            put(name, _as_pixel_type(data[..., i], stored or default))
     for name, array in frame.extra.items():
         if array.dtype not in (np.float16, np.float32, np.uint32):
             array = array.astype(np.float32)
         put(name, array)
     return channels
+
+
+def _as_pixel_type(data: np.ndarray, pixel_type: str) -> np.ndarray:
+    """(H, W) float32 -> the array OpenEXR stores as ``pixel_type`` ("half", "float", "uint")."""
+    if pixel_type == "half":
+        clamped = np.clip(data, -_HALF_MAX, _HALF_MAX)
+        return np.where(np.isfinite(data), clamped, data).astype(np.float16)
+    if pixel_type == "uint":
+        return np.clip(np.nan_to_num(data), 0, 2**32 - 1).astype(np.uint32)
+    return data.astype(np.float32)
 
 
 def _header_for(frame: Frame) -> dict[str, Any]:

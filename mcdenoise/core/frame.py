@@ -42,6 +42,9 @@ class Frame:
     extra: channel name -> (H, W) array of any EXR pixel dtype, kept untouched.
     channel_names: role -> EXR channel names this frame was read from (or will be written to);
         roles not listed use DEFAULT_CHANNEL_NAMES.
+    channel_types: EXR channel name -> "half" | "float" | "uint", the pixel type it was read
+        with (empty for a frame that was never a file). The writer keeps these types for
+        every channel but the colour, so a read-modify-write changes nothing it did not touch.
     """
 
     color: np.ndarray
@@ -52,6 +55,7 @@ class Frame:
     metadata: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     channel_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    channel_types: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.color = _as_image(self.color, "color", 3)
@@ -91,6 +95,7 @@ class Frame:
         changes.setdefault("metadata", dict(self.metadata))
         changes.setdefault("extra", dict(self.extra))
         changes.setdefault("channel_names", dict(self.channel_names))
+        changes.setdefault("channel_types", dict(self.channel_types))
         return dataclasses.replace(self, **changes)
 
 

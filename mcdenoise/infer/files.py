@@ -30,6 +30,8 @@ from mcdenoise.flags import add_command, flag
 from mcdenoise.infer import OVERLAP, TILE
 
 SEQUENCE = re.compile(r"#+")
+# What to do with NaN/Inf pixels; the service's nonfinite option takes the same words.
+NONFINITE = ("repair", "refuse")
 
 
 @dataclass
@@ -44,7 +46,12 @@ class DenoiseConfig:
     no_aux: bool = flag(False, help="ignore albedo and normal layers, denoise from the colour alone")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     precision: str = flag("auto", choices=("auto", "half", "float"),
-                          help="output pixel type; auto: as the input's colour")
+                          help="pixel type of the output's colour; auto: as the input's "
+                               "(every other layer keeps its own type)")
+    nonfinite: str = flag("repair", choices=NONFINITE,
+                          help="NaN/Inf in colour, albedo or normal: repair (NaN -> 0, Inf -> "
+                               "65504, with a warning that counts them; default) or refuse the "
+                               "frame")
     tile: int = flag(TILE, help="largest tile side in pixels; bounds memory")
     overlap: int = flag(OVERLAP, help="overlap of neighbouring tiles in pixels")
     workers: int = flag(0, help="spread frames over N Ray workers (default 0: in this process)")
@@ -136,7 +143,18 @@ def denoise_file(denoiser: Any, source: Path, target: Path, config: DenoiseConfi
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = read_frame(source)
-    notes = [str(w.message) for w in caught]
+    # read_frame's warning counts NaN/Inf in every role; say instead what happens to them.
+    notes = [str(w.message) for w in caught if "non-finite" not in str(w.message)]
+    counts = frame.metadata.get("nonfinite", {})
+    bad = {role: n for role, n in counts.items() if role in ("color", "albedo", "normal")}
+    if bad and config.nonfinite == "refuse":
+        raise ValueError(f"non-finite (NaN/Inf) pixel values ({nonfinite_counts(bad)}); "
+                         "--nonfinite repair denoises it anyway")
+    if bad:
+        notes.append(f"non-finite (NaN/Inf) values repaired ({nonfinite_counts(bad)}: NaN -> "
+                     "0, Inf -> 65504)")
+    if kept := {role: n for role, n in counts.items() if role not in bad}:
+        notes.append(f"non-finite values passed through as they were ({nonfinite_counts(kept)})")
     negative = int(np.count_nonzero(frame.color < 0))
     if negative:
         notes.append(f"{negative} negative colour values clamped to 0")
@@ -152,6 +170,11 @@ def denoise_file(denoiser: Any, source: Path, target: Path, config: DenoiseConfi
             "total_s": round(time.perf_counter() - began, 3), "notes": notes,
             "aux": [r for r in ("albedo", "normal") if getattr(frame, r) is not None
                     and not config.no_aux]}
+
+
+def nonfinite_counts(counts: dict[str, int]) -> str:
+    """{"color": 3, "normal": 1} -> 'color 3, normal 1'."""
+    return ", ".join(f"{role} {n}" for role, n in counts.items())
 
 
 def _denoise_all(denoiser: Any, pairs: list[tuple[Path, Path]], config: DenoiseConfig,
@@ -179,6 +202,8 @@ def run_denoise(config: DenoiseConfig) -> int:
 
     if config.precision not in ("auto", "half", "float"):
         raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
+    if config.nonfinite not in NONFINITE:
+        raise ConfigError(f"--nonfinite must be repair or refuse, not {config.nonfinite!r}")
     choose_device(config.device)  # ConfigError for --device cuda without a device
     pairs = plan_outputs(expand_inputs(config.inputs), Path(config.output), config.overwrite)
     from tqdm import tqdm

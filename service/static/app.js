@@ -111,7 +111,7 @@ async function denoise(file) {
     form.append("file", file, file.name);
     form.append("precision", $("precision").value);
     if ($("model").value) form.append("model", $("model").value);
-    if ($("repair").checked) form.append("nonfinite", "repair");
+    form.append("nonfinite", $("repair").checked ? "repair" : "refuse");
     const [response, noisy] = await Promise.all([
       fetch("/v1/denoise", { method: "POST", body: form, headers: headers() }),
       preview(file, file.name).catch((error) => error),
@@ -129,8 +129,10 @@ async function denoise(file) {
     $("download").download = name ? name[1] : "denoised.exr";
     $("result").hidden = false;
     draw();
+    const repaired = response.headers.get("X-Nonfinite-Repaired");
     setStatus(`${file.name}: denoised with ${response.headers.get("X-Model")} in ` +
-              `${seconds.toFixed(2)} s (${(result.size / 1048576).toFixed(2)} MiB).`);
+              `${seconds.toFixed(2)} s (${(result.size / 1048576).toFixed(2)} MiB)` +
+              (repaired ? `; ${repaired} NaN/Inf values repaired.` : "."));
     document.body.dataset.state = "done";
   } catch (error) {
     setStatus(String(error.message || error), true);

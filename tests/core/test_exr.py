@@ -246,6 +246,39 @@ def test_blender_multilayer_read_modify_write(tmp_path):
             assert header[name] == value, name
 
 
+def mixed_precision_channels() -> dict[str, np.ndarray]:
+    """A Blender-style file whose layers differ in type: half beauty, float normals and
+    depth, a float alpha, a second view layer in float, a uint ID pass."""
+    channels = blender_channels()
+    rng = np.random.default_rng(11)
+    for name in list(channels):
+        if name.startswith(("ViewLayer.Denoising Normal.", "ViewLayer2.Combined.")) or \
+                name == "ViewLayer.Combined.A":
+            channels[name] = rng.uniform(-1, 1, (H, W)).astype(np.float32)
+    return channels
+
+
+@pytest.mark.parametrize("precision", ["half", "float"])
+def test_untouched_channels_keep_their_type_and_bits(tmp_path, precision):
+    src, out = tmp_path / "mixed.exr", tmp_path / "denoised.exr"
+    original = mixed_precision_channels()
+    write_raw(src, original, BLENDER_HEADER)
+    frame = read_frame(src)
+    assert frame.channel_types["ViewLayer.Denoising Normal.X"] == "float"
+    assert frame.channel_types["ViewLayer.Combined.R"] == "half"
+
+    write_frame(frame.replace(color=frame.color * 0.5), out, precision=precision)
+    _, written = raw_channels(out)
+    colour = set(frame.names("color"))
+    assert set(written) == set(original)
+    for name, array in original.items():
+        if name in colour:
+            assert written[name].dtype == (np.float16 if precision == "half" else np.float32)
+        else:  # albedo, normal, alpha, depth and the extras: exactly as they were
+            assert written[name].dtype == array.dtype, name
+            assert written[name].tobytes() == array.tobytes(), name
+
+
 @pytest.mark.parametrize("names, expected", [
     # Arnold: RGB-named normals, lower-case albedo, Z at top level
     (["A", "B", "G", "R", "N.B", "N.G", "N.R", "Z", "albedo.b", "albedo.g", "albedo.r"],

@@ -121,9 +121,15 @@ def test_input_hygiene_nonfinite_negative_and_encoded_normals(tmp_path, models, 
     out = tmp_path / "clean.exr"
     assert main(["denoise", str(source), "-o", str(out), "--model", str(models["strict"])]) == 0
     printed = capsys.readouterr().out
-    assert "non-finite" in printed.lower() or "nan" in printed.lower()
+    assert "non-finite (NaN/Inf) values repaired (color 6" in printed
     assert "negative colour values clamped" in printed
     assert np.isfinite(read_frame(out).color).all()
+    # As the service's nonfinite=refuse: the frame fails, naming the counts, nothing written.
+    refused = tmp_path / "refused.exr"
+    assert main(["denoise", str(source), "-o", str(refused), "--model", str(models["strict"]),
+                 "--nonfinite", "refuse"]) == 1
+    assert "FAILED" in (printed := capsys.readouterr().out) and "color 6" in printed
+    assert not refused.exists()
 
     # Normals stored as 0.5 n + 0.5 give the same input as the signed ones.
     signed = frame.normal.astype(np.float32)

@@ -175,16 +175,20 @@ def test_separate_colour_albedo_normal_files(client, workdir):
                                read_frame(workdir / "single_out.exr").color, rtol=1e-3, atol=1e-3)
 
 
-def test_nonfinite_repair_on_request(client, workdir):
+def test_nonfinite_repaired_by_default_refused_on_request(client, workdir):
     frame = make_frame(seed=5)
     frame.color[3, 4] = [np.nan, np.inf, 1.0]
+    frame.normal[0, 0, 0] = np.nan
     data = exr_bytes(frame, workdir, "nan.exr")
-    assert_error(denoise(client, {"file": ("nan.exr", data)}), 422, "nonfinite", "NaN",
-                 "nonfinite=repair")
-    response = denoise(client, {"file": ("nan.exr", data)}, {"nonfinite": "repair"})
+    response = denoise(client, {"file": ("nan.exr", data)})
     assert response.status_code == 200, response.text
+    assert response.headers["x-nonfinite-repaired"] == "3"
     (workdir / "nan_out.exr").write_bytes(response.content)
     assert np.isfinite(read_frame(workdir / "nan_out.exr").color).all()
+    clean = denoise(client, {"file": ("ok.exr", exr_bytes(make_frame(seed=5), workdir, "ok.exr"))})
+    assert clean.status_code == 200 and "x-nonfinite-repaired" not in clean.headers
+    assert_error(denoise(client, {"file": ("nan.exr", data)}, {"nonfinite": "refuse"}),
+                 422, "nonfinite", "color 2", "normal 1")
 
 
 def test_preview_endpoint(client, workdir):
@@ -344,8 +348,8 @@ def _bad_inputs(good: bytes, folder: Path) -> dict[str, tuple]:
         "mismatched layer sizes": (dict(files={"color": ("c.exr", good),
                                                "albedo": ("a.exr", small)}),
                                    422, "size_mismatch", "32x32", "64x64"),
-        "NaN/Inf": (dict(files={"file": ("nan.exr", exr_bytes(nan_frame, folder, "nan.exr"))}),
-                    422, "nonfinite", "albedo 1"),
+        "NaN/Inf": (dict(files={"file": ("nan.exr", exr_bytes(nan_frame, folder, "nan.exr"))},
+                         data={"nonfinite": "refuse"}), 422, "nonfinite", "albedo 1"),
         "empty form": (dict(content=b"--xyz--\r\n", headers=multipart), 422, "no_file", "'file'"),
         "no boundary": (dict(content=b"abc", headers={"content-type": "multipart/form-data"}),
                         400, "bad_multipart", "boundary"),
