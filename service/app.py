@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,16 +38,17 @@ import service.inference as inference
 from mcdenoise import __version__
 from mcdenoise.core.exr import write_frame
 from mcdenoise.infer.files import NONFINITE, nonfinite_counts
-from service.auth import load_keys, require_key
-from service.config import GPU_BATCH, ServeConfig
-from service.errors import ApiError, ErrorBody, error_responses
+from service.auth import LoopbackHostMiddleware, load_keys, require_key
+from service.config import GPU_BATCH, ServeConfig, is_loopback
+from service.errors import ApiError, ClientGone, ErrorBody, error_responses
 from service.inputs import download_name, load_inputs, read_exr
 from service.limits import checked_header
 from service.monitoring import CONTENT_TYPE, Metrics, MetricsMiddleware
 from service.model_set import ModelSet, model_specs
 from service.preview import DEFAULT_SIDE, preview_array
-from service.queue import InferenceQueue, QueueFull
+from service.queue import InferenceQueue, Job, QueueFull, Ticket
 from service.upload import receive_upload
+from service.workdirs import WorkDirs
 
 log = logging.getLogger("mcdenoise.service")
 
@@ -77,25 +78,26 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     queue = InferenceQueue(run, inference.batch_key, slots=config.queue, workers=config.workers,
                            batch=batch, on_done=metrics.denoised)
-    metrics.watch_queue(lambda: queue.depth, lambda: queue.admitted)
-    # Decoding and encoding threads; admission already bounds how many requests need one.
+    uploading = _Count(config.uploads)
+    metrics.watch_queue(lambda: queue.depth, lambda: queue.admitted, lambda: uploading.count)
+    workdirs = WorkDirs()
+    # Decoding and encoding threads; the denoise slots already bound how many need one.
     io_pool = ThreadPoolExecutor(max_workers=queue.capacity + 1, thread_name_prefix="mcdenoise-io")
-
-    async def in_io(fn, *args, **kwargs) -> Any:
-        # run_in_executor, unlike anyio's to_thread, can be abandoned at a timeout.
-        return await asyncio.get_running_loop().run_in_executor(io_pool, partial(fn, *args, **kwargs))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        workdirs.start()
         queue.start()
         threading.Thread(target=models.load, name="mcdenoise-load", daemon=True).start()
         log.info("serving %s (default %s) on %s:%s; API keys %s; queue %d, batch %d, "
-                 "max %d pixels, max upload %.0f MiB", ", ".join(models.paths), models.default,
-                 config.host, config.port, "required" if keys else "not required",
-                 config.queue, batch, config.max_pixels, config.max_upload_mb)
+                 "uploads %d, max %d pixels, %.0f MiB decoded, max upload %.0f MiB",
+                 ", ".join(models.paths), models.default, config.host, config.port,
+                 "required" if keys else "not required", config.queue, batch, config.uploads,
+                 config.max_pixels, config.max_decoded_mb, config.max_upload_mb)
         yield
         queue.stop()
         io_pool.shutdown(wait=False, cancel_futures=True)
+        workdirs.stop()
 
     app = FastAPI(
         title="mcdenoise", version=__version__, lifespan=lifespan,
@@ -105,17 +107,22 @@ def create_app(config: ServeConfig) -> FastAPI:
                     '{"error": CODE, "detail": MESSAGE}.')
     app.state.config, app.state.models, app.state.queue, app.state.metrics = (
         config, models, queue, metrics)
+    app.state.uploading, app.state.workdirs = uploading, workdirs
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    _add_error_handlers(app)
+    if not keys and is_loopback(config.host):
+        app.add_middleware(LoopbackHostMiddleware)
+    _add_error_handlers(app, metrics)
     guarded = [Depends(require_key(keys))] if keys else []
 
-    def admit() -> Any:
+    def check_ready() -> None:
         if not models.ready.is_set():
             metrics.rejected.labels("loading").inc()
-            raise ApiError(503, "not_ready", models.error or "the models are still loading",
-                           headers={"Retry-After": "1"})
+            raise ApiError(503, "not_ready", _not_ready(models), headers={"Retry-After": "1"})
+
+    def take_slot(work: _Work) -> None:
+        """A denoise slot, once the upload is complete, or 503."""
         try:
-            return queue.admit()
+            work.ticket = queue.admit()
         except QueueFull as full:
             metrics.rejected.labels("queue_full").inc()
             raise ApiError(503, "queue_full",
@@ -123,24 +130,63 @@ def create_app(config: ServeConfig) -> FastAPI:
                            f"retry in {full.retry_after} s",
                            headers={"Retry-After": str(full.retry_after)}) from None
 
-    async def within_timeout(work, ticket) -> Response:
-        """Run ``work(state)`` under the request timeout; clean up however it ends."""
-        state: dict[str, Any] = {"phase": "upload", "job": None,
-                                 "workdir": Path(tempfile.mkdtemp(prefix="mcdenoise-"))}
+    async def in_io(work: _Work, fn, *args, **kwargs) -> Any:
+        """``fn`` on an I/O thread. The thread cannot be stopped, so a request that gives up
+        (timeout, client gone) leaves its slot and folder to be released when it ends."""
+        done = io_pool.submit(partial(fn, *args, **kwargs))
+        work.io.append(done)
+        return await asyncio.wrap_future(done)
+
+    def release(work: _Work) -> None:
+        """Free the slot and remove the folder, now or once the request's last I/O thread is
+        done with them (it may still be writing into the folder after a timeout)."""
+        def finish(_=None) -> None:
+            if all(f.done() for f in work.io):
+                if work.ticket is not None:
+                    queue.finish(work.ticket, work.job)
+                if work.folder is not None and not work.keep:
+                    shutil.rmtree(work.folder, ignore_errors=True)
+
+        pending = [f for f in work.io if not f.done()]
+        for future in pending:
+            future.add_done_callback(finish)
+        if not pending:
+            finish()
+
+    async def serve_request(request: Request, upload, process) -> Response:
+        """One request's life under the request timeout: ``upload(work)`` while holding one
+        of the upload places, then ``process(work, received)`` holding a denoise slot and
+        racing the client's disconnect; the slot and folder are released however it ends."""
+        check_ready()
+        if not uploading.take():
+            metrics.rejected.labels("uploads_full").inc()
+            raise ApiError(503, "uploads_full", f"{config.uploads} uploads are already "
+                           "arriving (the server's --uploads); retry in 1 s",
+                           headers={"Retry-After": "1"})
+        work = _Work()
+
+        async def run() -> Response:
+            try:
+                received = await upload(work)
+            finally:
+                uploading.give(work)
+            work.phase = "denoise"
+            take_slot(work)
+            return await _unless_gone(request, process(work, received), work)
+
         try:
-            response = await asyncio.wait_for(work(state), config.timeout)
+            work.folder = workdirs.new()
+            return await asyncio.wait_for(run(), config.timeout)
         except asyncio.TimeoutError:
-            if state["phase"] == "upload":
+            if work.phase == "upload":
                 raise ApiError(408, "upload_timeout", f"the upload did not arrive within "
                                f"{config.timeout:g} s (the server's --timeout)") from None
             raise ApiError(504, "timeout", f"denoising did not finish within {config.timeout:g} s "
                            "(the server's --timeout); try a smaller frame or a less busy "
                            "time") from None
         finally:
-            queue.finish(ticket, state["job"])
-            if not state.get("keep"):
-                shutil.rmtree(state["workdir"], ignore_errors=True)
-        return response
+            uploading.give(work)
+            release(work)
 
     @app.post(
         "/v1/denoise", dependencies=guarded, response_class=Response,
@@ -155,28 +201,30 @@ def create_app(config: ServeConfig) -> FastAPI:
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": _denoise_schema(list(models.paths))}}}})
     async def denoise_route(request: Request) -> Response:
-        ticket = admit()
+        marks = [time.perf_counter()]  # upload, decode, wait, denoise, encode
 
-        async def work(state: dict) -> Response:
-            marks = [time.perf_counter()]  # upload, decode, wait, denoise, encode
-            upload, options = await receive_upload(request, state["workdir"],
-                                                   config.max_upload_bytes, DENOISE_FILES,
-                                                   DENOISE_OPTIONS, in_io)
-            state["phase"] = "denoise"
+        async def upload(work: _Work):
+            return await receive_upload(request, work.folder, config.max_upload_bytes,
+                                        DENOISE_FILES, DENOISE_OPTIONS, partial(in_io, work),
+                                        idle=config.upload_idle_timeout)
+
+        async def process(work: _Work, received) -> Response:
+            upload, options = received
             marks.append(time.perf_counter())
             model, precision, nonfinite = _denoise_options(upload, options, models)
             transform = models.denoisers[model].transform
             needs = tuple(r for r in ("albedo", "normal") if r in transform.inputs
                           and transform.missing_aux == "error")
-            inputs = await in_io(load_inputs, upload, config.max_pixels, nonfinite, needs)
+            inputs = await in_io(work, load_inputs, upload, config.max_pixels, nonfinite, needs,
+                                 config.max_decoded_bytes)
             marks.append(time.perf_counter())
-            job = state["job"] = queue.submit(ticket, model, inputs.frame)
+            job = work.job = queue.submit(work.ticket, model, inputs.frame)
             denoised = await job.future
-            marks += [job.started, time.perf_counter()]
+            marks.extend([job.started, time.perf_counter()])
             out = inputs.original.replace(color=denoised.color, metadata=denoised.metadata)
             precision = inputs.precision if precision == "auto" else precision
-            path = state["workdir"] / "denoised.exr"
-            await in_io(write_frame, out, path, precision=precision,
+            path = work.folder / "denoised.exr"
+            await in_io(work, write_frame, out, path, precision=precision,
                         compression=inputs.compression)
             marks.append(time.perf_counter())
             main = "file" if "file" in upload.paths else "color"
@@ -189,12 +237,12 @@ def create_app(config: ServeConfig) -> FastAPI:
                 headers[REPAIRED_HEADER] = str(sum(inputs.repaired.values()))
                 log.warning("repaired non-finite (NaN/Inf) values in %s: %s",
                             upload.label(main), nonfinite_counts(inputs.repaired))
-            state["keep"] = True  # the response removes the folder once it has been sent
-            return _ExrResponse(path, state["workdir"], media_type=EXR_MEDIA_TYPE,
+            work.keep = True  # the response removes the folder once it has been sent
+            return _ExrResponse(path, work.folder, media_type=EXR_MEDIA_TYPE,
                                 filename=download_name(upload.filenames.get(main)),
                                 headers=headers)
 
-        return await within_timeout(work, ticket)
+        return await serve_request(request, upload, process)
 
     @app.post(
         "/v1/preview", dependencies=guarded, response_class=Response,
@@ -212,22 +260,23 @@ def create_app(config: ServeConfig) -> FastAPI:
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": _preview_schema()}}}})
     async def preview_route(request: Request) -> Response:
-        ticket = admit()
+        async def upload(work: _Work):
+            return await receive_upload(request, work.folder, config.max_upload_bytes,
+                                        ("file",), PREVIEW_OPTIONS, partial(in_io, work),
+                                        idle=config.upload_idle_timeout)
 
-        async def work(state: dict) -> Response:
-            upload, options = await receive_upload(request, state["workdir"],
-                                                   config.max_upload_bytes, ("file",),
-                                                   PREVIEW_OPTIONS, in_io)
-            state["phase"] = "preview"
+        async def process(work: _Work, received) -> Response:
+            upload, options = received
             if "file" not in upload.paths:
                 raise ApiError(422, "no_file", "no EXR in the form: send it in the field 'file'")
             side = _int_option(options, "max_side", DEFAULT_SIDE, 16, 4096)
-            pixels, (width, height) = await in_io(_preview, upload, config.max_pixels, side)
+            pixels, (width, height) = await in_io(work, _preview, upload, config.max_pixels,
+                                                  config.max_decoded_bytes, side)
             return Response(pixels.tobytes(), media_type="application/octet-stream", headers={
                 "X-Preview-Width": str(pixels.shape[1]), "X-Preview-Height": str(pixels.shape[0]),
                 "X-Source-Width": str(width), "X-Source-Height": str(height)})
 
-        return await within_timeout(work, ticket)
+        return await serve_request(request, upload, process)
 
     @app.get("/v1/models", dependencies=guarded, summary="The models served",
              responses=error_responses(401, 403))
@@ -242,8 +291,7 @@ def create_app(config: ServeConfig) -> FastAPI:
              responses={200: {"description": "ready"}, **error_responses(503)})
     async def readyz() -> Any:
         if not models.ready.is_set():
-            raise ApiError(503, "not_ready", models.error or "the models are still loading",
-                           headers={"Retry-After": "1"})
+            raise ApiError(503, "not_ready", _not_ready(models), headers={"Retry-After": "1"})
         return {"status": "ready", "models": list(models.denoisers),
                 "device": str(models.denoisers[models.default].device)}
 
@@ -261,6 +309,69 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+@dataclass(eq=False)
+class _Work:
+    """One request's state: its folder, where it is, its slot, job and I/O threads."""
+    folder: Path | None = None
+    phase: str = "upload"  # then "denoise"
+    ticket: Ticket | None = None
+    job: Job | None = None
+    io: list[Future] = field(default_factory=list)
+    keep: bool = False  # the folder outlives the handler (the response removes it)
+    uploading: bool = True
+
+
+class _Count:
+    """Requests whose upload is arriving, at most ``limit`` (only the event loop counts)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count = limit, 0
+
+    def take(self) -> bool:
+        if self.count >= self.limit:
+            return False
+        self.count += 1
+        return True
+
+    def give(self, work: _Work) -> None:
+        """The upload of ``work`` is over (counted once, however often this is called)."""
+        if work.uploading:
+            work.uploading = False
+            self.count -= 1
+
+
+async def _unless_gone(request: Request, work_coro, work: _Work) -> Response:
+    """Await ``work_coro``, or raise ClientGone as soon as the client disconnects; the
+    request's queued job is then withdrawn by the caller's release."""
+    task = asyncio.ensure_future(work_coro)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        task.cancel()
+        raise ClientGone(work.phase)
+    finally:
+        # Stop listening before the response is sent: Starlette listens itself meanwhile.
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client has closed the connection (the body is already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _not_ready(models: ModelSet) -> str:
+    """Why the models cannot serve yet; the reason of a failed load stays in the server log
+    (it may name files of the server)."""
+    if models.error:
+        return "the models failed to load (the server log says why)"
+    return "the models are still loading"
 
 
 class _ExrResponse(FileResponse):
@@ -367,14 +478,19 @@ def _int_option(options: dict[str, str], name: str, default: int, low: int, high
     return number
 
 
-def _preview(upload, max_pixels: int, side: int):
+def _preview(upload, max_pixels: int, max_decoded: int, side: int):
     path, label = upload.paths["file"], upload.label("file")
-    checked_header(path, label, max_pixels)
+    checked_header(path, label, max_pixels, max_decoded)
     frame = read_exr(path, label)
     return preview_array(frame.color, side), (frame.width, frame.height)
 
 
-def _add_error_handlers(app: FastAPI) -> None:
+# The status logged and counted for a request whose client went away (nginx's convention; the
+# client never sees it).
+CLIENT_GONE = 499
+
+
+def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     def body(status: int, code: str, detail: str, headers: dict | None = None) -> JSONResponse:
         return JSONResponse(ErrorBody(error=code, detail=detail).model_dump(), status_code=status,
                             headers=headers)
@@ -384,6 +500,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         if error.status >= 500 or error.status in (408, 413):
             log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error.code)
         return body(error.status, error.code, error.detail, error.headers)
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, error: ClientGone) -> Response:
+        log.info("%s %s: the client went away during the %s", request.method, request.url.path,
+                 error.phase)
+        metrics.rejected.labels("client_gone").inc()
+        return Response(status_code=CLIENT_GONE)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -11,8 +11,11 @@ from pathlib import Path
 from fastapi import Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from service.config import ServeConfigError
-from service.errors import ApiError
+from service.config import ServeConfigError, is_loopback
+from service.errors import ApiError, ErrorBody
+
+# Shorter keys can be guessed; a key must be sendable in a header (latin-1), so it is ASCII.
+MIN_KEY_LENGTH = 16
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
@@ -27,17 +30,31 @@ def load_keys(path: Path) -> tuple[bytes, ...]:
     except (OSError, UnicodeDecodeError) as error:
         raise ServeConfigError(f"--api-key-file {path}: cannot read it ({error.__class__.__name__})"
                                ) from None
-    keys = tuple(line.strip().encode() for line in text.splitlines()
-                 if line.strip() and not line.strip().startswith("#"))
+    keys = []
+    for number, line in enumerate(text.splitlines(), 1):
+        key = line.strip()
+        if not key or key.startswith("#"):
+            continue
+        if not (key.isascii() and key.isprintable()) or " " in key:
+            raise ServeConfigError(f"--api-key-file {path}, line {number}: a key must be "
+                                   "printable ASCII without spaces (HTTP headers cannot carry "
+                                   "other characters, so such a key could never match)")
+        if len(key) < MIN_KEY_LENGTH:
+            raise ServeConfigError(f"--api-key-file {path}, line {number}: a key must have at "
+                                   f"least {MIN_KEY_LENGTH} characters (this one has "
+                                   f"{len(key)}); for example: python -c \"import secrets; "
+                                   "print(secrets.token_urlsafe(32))\"")
+        keys.append(key.encode("ascii"))
     if not keys:
         raise ServeConfigError(f"--api-key-file {path} holds no key (one key per line)")
-    return keys
+    return tuple(keys)
 
 
 def key_matches(candidate: str, keys: tuple[bytes, ...]) -> bool:
     """True when ``candidate`` equals one of ``keys``. Every key is compared, each with
     hmac.compare_digest, so the time taken does not tell how much of a key was right."""
-    raw = candidate.encode("utf-8", "surrogateescape")
+    # Starlette decodes headers as latin-1: encoding back gives the bytes that were sent.
+    raw = candidate.encode("latin-1", "replace")
     found = False
     for key in keys:
         found |= hmac.compare_digest(raw, key)
@@ -58,3 +75,28 @@ def require_key(keys: tuple[bytes, ...]):
             raise ApiError(403, "forbidden", "the API key is not valid")
 
     return check
+
+
+class LoopbackHostMiddleware:
+    """For a keyless server on a loopback address: refuse requests whose Host header is not a
+    loopback name. A web page the artist visits could otherwise reach the server by pointing
+    a host name of its own at 127.0.0.1 (DNS rebinding) and use it freely."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if not is_loopback(name.strip("[]")):
+                from starlette.responses import JSONResponse
+
+                detail = (f"this server listens on a loopback address without API keys and "
+                          f"answers only requests addressed to it by a loopback name "
+                          f"(127.0.0.1, localhost, [::1]), not {host[:64]!r}")
+                response = JSONResponse(ErrorBody(error="host_not_allowed", detail=detail)
+                                        .model_dump(), status_code=403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

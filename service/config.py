@@ -12,6 +12,11 @@ from mcdenoise.flags import flag
 # decoded and denoised, so the default queue cannot exhaust a small machine's memory.
 DEFAULT_MAX_PIXELS = 4096 * 4096
 DEFAULT_MAX_UPLOAD_MB = 512
+# Per uploaded file, its pixels as decoded (channels x pixels x 2 or 4 bytes): 4096 x 4096 with
+# 16 float channels, or a UHD Blender file with 32 float passes.
+DEFAULT_MAX_DECODED_MB = 1024
+DEFAULT_UPLOADS = 8
+DEFAULT_UPLOAD_IDLE_S = 30.0
 DEFAULT_QUEUE = 4
 DEFAULT_TIMEOUT_S = 300.0
 GPU_BATCH = 8
@@ -42,8 +47,20 @@ class ServeConfig:
     max_pixels: int = flag(DEFAULT_MAX_PIXELS, metavar="N",
                            help=f"largest frame, width x height, checked from the EXR header "
                                 f"before decoding (default {DEFAULT_MAX_PIXELS}, 4096x4096)")
+    max_decoded_mb: float = flag(DEFAULT_MAX_DECODED_MB, metavar="N",
+                                 help="largest uploaded file once decoded, MiB: channels x "
+                                      "pixels x bytes per value over all its parts, checked "
+                                      "from the EXR header before decoding (default "
+                                      f"{DEFAULT_MAX_DECODED_MB})")
     max_upload_mb: float = flag(DEFAULT_MAX_UPLOAD_MB, metavar="N",
                                 help="largest request body, MiB, enforced while it streams in")
+    uploads: int = flag(DEFAULT_UPLOADS, metavar="N",
+                        help="requests whose upload may be arriving at once; more get 503. A "
+                             "request takes a place in the denoise queue only once its upload "
+                             f"is complete (default {DEFAULT_UPLOADS})")
+    upload_idle_timeout: float = flag(DEFAULT_UPLOAD_IDLE_S, metavar="S",
+                                      help="seconds an upload may send nothing before it is "
+                                           f"answered 408 (default {DEFAULT_UPLOAD_IDLE_S:g})")
     queue: int = flag(DEFAULT_QUEUE, metavar="N",
                       help="requests that may wait for the denoiser beyond those being "
                            "denoised; more get 503 with Retry-After")
@@ -65,7 +82,8 @@ class ServeConfig:
             self.model = [str(self.model)]
         if self.api_key_file is not None:
             self.api_key_file = Path(self.api_key_file)
-        for name in ("max_pixels", "max_upload_mb", "workers", "timeout"):
+        for name in ("max_pixels", "max_decoded_mb", "max_upload_mb", "uploads",
+                     "upload_idle_timeout", "workers", "timeout"):
             if not getattr(self, name) > 0:
                 raise ServeConfigError(f"--{name.replace('_', '-')} must be positive, "
                                        f"got {getattr(self, name)}")
@@ -83,6 +101,10 @@ class ServeConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        return int(self.max_decoded_mb * 1024 * 1024)
 
     @property
     def keys_required(self) -> bool:

@@ -25,17 +25,26 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class ClientGone(Exception):
+    """The client closed the connection; ``phase`` says during what (upload, denoise...)."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
+
+
 def error_responses(*statuses: int) -> dict[int, dict]:
     """OpenAPI ``responses`` entries for these error statuses (all share ErrorBody)."""
     meaning = {
         400: "malformed request (e.g. a broken multipart body)",
         401: "no API key (send Authorization: Bearer KEY or X-API-Key: KEY)",
         403: "wrong API key",
-        408: "the upload did not arrive within the request timeout",
+        408: "the upload did not arrive within the request timeout, or sent nothing for "
+             "the upload idle timeout",
         413: "upload too large, or the EXR header declares more pixels than allowed",
         415: "not multipart/form-data",
         422: "the upload is not a usable EXR frame (the detail names the problem)",
-        503: "queue full or model loading; retry after Retry-After seconds",
+        503: "too many uploads, queue full or model loading; retry after Retry-After seconds",
         504: "denoising did not finish within the request timeout",
     }
     responses: dict[int, dict] = {}

@@ -18,7 +18,7 @@ from mcdenoise.core.exr import ExrError, channel_layout, output_format, read_fra
 from mcdenoise.core.frame import Frame
 from mcdenoise.infer.files import nonfinite_counts
 from service.errors import ApiError
-from service.limits import FLOAT_TYPES, checked_header
+from service.limits import FLOAT_TYPES, check_same_size, checked_header
 
 FILE_FIELDS = ("file", "color", "albedo", "normal")
 AUX_ROLES = ("albedo", "normal")
@@ -55,9 +55,10 @@ class Inputs:
 
 
 def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "repair",
-                needs: tuple[str, ...] = ()) -> Inputs:
+                needs: tuple[str, ...] = (), max_decoded: int | None = None) -> Inputs:
     """Check and decode an upload (blocking: run it off the event loop).
 
+    max_pixels, max_decoded: limits on every part of every file (see limits.checked_header).
     nonfinite: "repair" (pass NaN/Inf in colour, albedo or normal on, counted in
         ``Inputs.repaired``; the model's transform maps NaN -> 0 and +Inf -> 65504) or
         "refuse" (422), as `mcdenoise denoise --nonfinite`.
@@ -65,15 +66,11 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "repair",
     Raises ApiError (413 or 422) naming the field, the file and the problem.
     """
     main = "file" if "file" in upload.paths else "color"
-    headers = {name: checked_header(path, upload.label(name), max_pixels)
+    headers = {name: checked_header(path, upload.label(name), max_pixels, max_decoded)
                for name, path in upload.paths.items()}
     size = (headers[main]["width"], headers[main]["height"])
     for name, header in headers.items():
-        if (header["width"], header["height"]) != size:
-            raise ApiError(422, "size_mismatch",
-                           f"{upload.label(name)} is {header['width']}x{header['height']} pixels "
-                           f"but {upload.label(main)} is {size[0]}x{size[1]}; all layers of a "
-                           "frame must be the same size")
+        check_same_size(header, upload.label(name), size, upload.label(main))
 
     original = read_exr(upload.paths[main], upload.label(main))
     frame = original

@@ -1,11 +1,14 @@
 """Limits checked before work is done: the request body's size while it streams in, and the
-frame's size and channel types from the EXR header before a pixel is decoded.
+frame's size, decoded size and channel types from the EXR header before a pixel is decoded.
 
-A header may declare 100,000 x 100,000 pixels in a 300-byte file; decoding it would try to
-allocate terabytes. So every upload's header is parsed on its own first.
+A header may declare 100,000 x 100,000 pixels in a 300-byte file, or 400 channels, or a second
+part far larger than the first; decoding it would try to allocate gigabytes or terabytes. So
+every part of every upload's header is parsed on its own first, and the bytes its pixels take
+once decoded (channels x pixels x bytes per value) are added up and bounded.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +22,7 @@ from service.errors import ApiError
 DRAIN_BYTES = 16 * 1024 * 1024
 INPUT_ROLES = ("color", "albedo", "normal")
 FLOAT_TYPES = ("half", "float")
+BYTES_PER_VALUE = {"half": 2, "float": 4, "uint": 4}
 
 
 class BodyTooLarge(Exception):
@@ -43,11 +47,29 @@ def check_declared_length(headers: Any, limit: int) -> None:
         raise too_large(int(length), limit)
 
 
-async def limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+class UploadIdle(Exception):
+    """Nothing arrived for ``seconds``; ``received`` bytes had come before."""
+
+    def __init__(self, seconds: float, received: int) -> None:
+        super().__init__(seconds, received)
+        self.seconds, self.received = seconds, received
+
+
+async def limited(stream: AsyncIterator[bytes], limit: int,
+                  idle: float | None = None) -> AsyncIterator[bytes]:
     """Pass the chunks of ``stream`` through, raising BodyTooLarge once more than ``limit``
-    bytes have come: the body is never held whole, whatever its size."""
+    bytes have come (the body is never held whole, whatever its size) and UploadIdle when no
+    chunk comes for ``idle`` seconds (a stalled client does not hold its place for the whole
+    request timeout)."""
     received = 0
-    async for chunk in stream:
+    chunks = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise UploadIdle(idle or 0.0, received) from None
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge(received)
@@ -66,23 +88,46 @@ async def drain(stream: AsyncIterator[bytes], budget: int = DRAIN_BYTES) -> None
         return
 
 
-def checked_header(path: str | os.PathLike, field: str, max_pixels: int) -> dict[str, Any]:
+def decoded_bytes(header: dict[str, Any]) -> int:
+    """Bytes the pixels of every part of the file with ``header`` (read_header) take once
+    decoded, as OpenEXR hands them over (half as 2 bytes, float and uint as 4)."""
+    total = 0
+    for part in header["part_layouts"]:
+        for kind, xs, ys in part["channels"].values():
+            xs, ys = max(xs, 1), max(ys, 1)
+            values = -(-part["width"] // xs) * -(-part["height"] // ys)
+            total += values * BYTES_PER_VALUE.get(kind, 4)
+    return total
+
+
+def checked_header(path: str | os.PathLike, field: str, max_pixels: int,
+                   max_decoded: int | None = None) -> dict[str, Any]:
     """The parsed header of the upload in form field ``field``, after the limits.
 
     Raises ApiError: 422 when it is not a readable EXR header (the message says why), 413
-    when it declares more than ``max_pixels`` pixels, 422 when a colour/albedo/normal channel
-    is not a floating-point type (uint colour is a mislabelled ID or mask pass).
+    when any part declares more than ``max_pixels`` pixels or all parts together would take
+    more than ``max_decoded`` bytes decoded, 422 when a colour/albedo/normal channel is not a
+    floating-point type (uint colour is a mislabelled ID or mask pass).
     """
     try:
         header = read_header(path)
     except ExrError as error:
         raise ApiError(422, "not_exr", f"{field}: {error.problem}") from None
-    width, height = header["width"], header["height"]
-    if width * height > max_pixels:
-        raise ApiError(413, "too_many_pixels",
-                       f"{field}: the EXR header declares {width}x{height} pixels "
-                       f"({width * height:,}), more than this server's limit of "
-                       f"{max_pixels:,} (--max-pixels)")
+    for index, part in enumerate(header["part_layouts"]):
+        width, height = part["width"], part["height"]
+        if width * height > max_pixels:
+            where = f"part {index} of the EXR header" if index else "the EXR header"
+            raise ApiError(413, "too_many_pixels",
+                           f"{field}: {where} declares {width}x{height} pixels "
+                           f"({width * height:,}), more than this server's limit of "
+                           f"{max_pixels:,} (--max-pixels)")
+    if max_decoded is not None and (needed := decoded_bytes(header)) > max_decoded:
+        count = sum(len(part["channels"]) for part in header["part_layouts"])
+        raise ApiError(413, "too_large_decoded",
+                       f"{field}: its {count} channels ({header['parts']} part(s), "
+                       f"{header['width']}x{header['height']} pixels) would take "
+                       f"{needed / 2**20:,.0f} MiB decoded, more than this server's limit of "
+                       f"{max_decoded / 2**20:,.0f} MiB per file (--max-decoded-mb)")
     channels = header["channels"]
     layout = channel_layout(list(channels))
     for role in INPUT_ROLES:
@@ -93,3 +138,21 @@ def checked_header(path: str | os.PathLike, field: str, max_pixels: int) -> dict
                                f"{channels[name]}; colour, albedo and normal channels must be "
                                "half or float")
     return header
+
+
+def check_same_size(header: dict[str, Any], label: str, size: tuple[int, int],
+                    main: str) -> None:
+    """422 naming both sizes unless every part and every channel of the file with ``header``
+    is ``size`` (width, height) pixels: the size of ``main``, the colour upload."""
+    for index, part in enumerate(header["part_layouts"]):
+        found = (part["width"], part["height"])
+        where = f" (part {index})" if header["parts"] > 1 else ""
+        for name, (_, xs, ys) in part["channels"].items():
+            if (xs, ys) != (1, 1):
+                found = (-(-part["width"] // max(xs, 1)), -(-part["height"] // max(ys, 1)))
+                where = f" (channel {name[:64]!r}, subsampled {xs}x{ys})"
+                break
+        if found != size:
+            raise ApiError(422, "size_mismatch",
+                           f"{label}{where} is {found[0]}x{found[1]} pixels but {main} is "
+                           f"{size[0]}x{size[1]}; all layers of a frame must be the same size")

@@ -35,13 +35,16 @@ class Metrics:
         self.frames = Counter("mcdenoise_frames_denoised", "frames denoised",
                               registry=self.registry)
         self.rejected = Counter("mcdenoise_rejected", "requests turned away before any work, "
-                                "by reason (queue_full, loading)", ("reason",),
+                                "or given up, by reason (loading, uploads_full, queue_full, client_gone)", ("reason",),
                                 registry=self.registry)
 
-    def watch_queue(self, depth: Callable[[], float], admitted: Callable[[], float]) -> None:
+    def watch_queue(self, depth: Callable[[], float], admitted: Callable[[], float],
+                    uploading: Callable[[], float]) -> None:
+        Gauge("mcdenoise_uploads_in_progress", "requests whose upload is still arriving",
+              registry=self.registry).set_function(uploading)
         Gauge("mcdenoise_queue_depth", "frames waiting for or in the denoiser",
               registry=self.registry).set_function(depth)
-        Gauge("mcdenoise_requests_in_flight", "admitted requests (uploading, waiting, denoising)",
+        Gauge("mcdenoise_requests_in_flight", "requests holding a denoise slot (decoding, waiting, denoising, encoding)",
               registry=self.registry).set_function(admitted)
 
     def denoised(self, frames: list, seconds: float) -> None:

@@ -3,8 +3,10 @@
 Admission is decided when a request arrives, before its upload is read: at most
 ``slots + workers`` requests are admitted at once (waiting, uploading, decoding or being
 denoised). One more gets QueueFull (503 with Retry-After) instead of piling up memory. A
-request's slot is freed when its job has finished on the worker, even if the request itself
-gave up earlier (timeout, client gone), so the bound holds while a slow job still runs.
+request's slot is freed when the request is done with it (``finish``: its answer encoded, or
+given up), but never before its job has left the worker: a request that gave up earlier
+(timeout, client gone) leaves the slot to the worker, so the bound holds while a slow job
+still runs.
 
 Inference runs on worker threads, never on the event loop; a request awaits an asyncio future
 that the worker resolves. A worker takes the oldest job and, when batching is on, the waiting
@@ -39,6 +41,7 @@ class QueueFull(Exception):
 class Ticket:
     """One admitted request's slot; freed exactly once."""
     released: bool = False
+    finished: bool = False  # the request is done with it (finish was called)
 
 
 @dataclass(eq=False)
@@ -139,6 +142,7 @@ class InferenceQueue:
         """Call when a request is done with its slot, however it ended. A job still waiting is
         withdrawn; a running job keeps the slot until the worker is done with it."""
         with self._cond:
+            ticket.finished = True
             if job is not None and job.state == QUEUED:
                 self._pending.remove(job)
                 job.state = DONE
@@ -186,7 +190,8 @@ class InferenceQueue:
                 for job in jobs:
                     job.state = DONE
                     job.frame = None  # let the input go as soon as possible
-                    self._release(job.ticket)
+                    if job.ticket.finished:  # its request gave up while it ran
+                        self._release(job.ticket)
                 if error is None:
                     self._job_seconds = 0.8 * self._job_seconds + 0.2 * seconds
             if error is None and self.on_done is not None:

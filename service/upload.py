@@ -14,11 +14,12 @@ from pathlib import Path
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from service.errors import ApiError
+from service.errors import ApiError, ClientGone
 from service.inputs import Upload
-from service.limits import BodyTooLarge, check_declared_length, drain, limited, too_large
+from service.limits import (BodyTooLarge, UploadIdle, check_declared_length, drain, limited,
+                            too_large)
 
 TEXT_FIELD_BYTES = 1024  # option values are short words; a bigger text part is not an option
 # Uploads up to this size stay in memory until they are saved in one write: Starlette writes a
@@ -32,11 +33,13 @@ class _Parser(MultiPartParser):
 
 async def receive_upload(request: Request, workdir: Path, limit: int,
                          file_fields: tuple[str, ...], text_fields: tuple[str, ...],
-                         in_thread: Callable) -> tuple[Upload, dict[str, str]]:
+                         in_thread: Callable, idle: float | None = None
+                         ) -> tuple[Upload, dict[str, str]]:
     """The request's files (copied into ``workdir``) and text options.
 
-    Raises ApiError: 415 not multipart/form-data; 413 over ``limit`` bytes; 400 a malformed
-    body; 422 an unknown, repeated or mistyped field.
+    Raises ApiError: 415 not multipart/form-data; 413 over ``limit`` bytes; 408 nothing
+    arrived for ``idle`` seconds; 400 a malformed body; 422 an unknown, repeated or mistyped
+    field. ClientGone when the client closed the connection before the body was complete.
     ``in_thread(fn, *args)`` runs blocking file copies off the event loop.
     """
     content_type, _ = parse_options_header(request.headers.get("content-type"))
@@ -47,14 +50,20 @@ async def receive_upload(request: Request, workdir: Path, limit: int,
                        f"not {shown}")
     check_declared_length(request.headers, limit)
     stream = request.stream()
-    parser = _Parser(request.headers, limited(stream, limit),
-                             max_files=len(file_fields), max_fields=len(text_fields),
-                             max_part_size=TEXT_FIELD_BYTES)
+    parser = _Parser(request.headers, limited(stream, limit, idle),
+                     max_files=len(file_fields), max_fields=len(text_fields),
+                     max_part_size=TEXT_FIELD_BYTES)
     try:
         form = await parser.parse()
     except BodyTooLarge as error:
         await drain(stream)
         raise too_large(error.received, limit) from None
+    except UploadIdle as error:
+        raise ApiError(408, "upload_idle",
+                       f"the upload sent nothing for {error.seconds:g} s (the server's "
+                       f"--upload-idle-timeout) after {error.received:,} bytes") from None
+    except ClientDisconnect:
+        raise ClientGone("upload") from None
     except MultiPartException as error:
         raise ApiError(400, "bad_multipart", f"malformed multipart body: {error.message} "
                        f"(at most {len(file_fields)} files and {len(text_fields)} text fields: "

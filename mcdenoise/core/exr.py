@@ -90,13 +90,19 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     Returns ``width``, ``height`` (pixels, of the first part's data window), ``channels``
     (name -> "half" | "float" | "uint", all parts), ``data_window`` and ``display_window``
     (``((xmin, ymin), (xmax, ymax))``, inclusive), ``compression`` (name), ``storage``
-    ("scanlineimage", "tiledimage", "deepscanline", "deeptile"), ``parts`` and ``attributes``
-    (first part: attribute name -> EXR type name). Raises ExrError for a missing, non-EXR,
+    ("scanlineimage", "tiledimage", "deepscanline", "deeptile"), ``parts``, ``attributes``
+    (first part: attribute name -> EXR type name) and ``part_layouts`` (per part: ``width``,
+    ``height`` and ``channels``, name -> (type, x sampling, y sampling)), from which the cost
+    of decoding can be told before it is paid. Raises ExrError for a missing, non-EXR,
     truncated or malformed header, or an empty data window.
     """
     parts = _scan(path, check_chunks=False)
     first = parts[0]
     (x0, y0), (x1, y1) = first["dataWindow"]
+    layouts = [{"width": b[0] - a[0] + 1, "height": b[1] - a[1] + 1,
+                "channels": {n: (_PIXEL_TYPES.get(c[0], f"type{c[0]}"), c[1], c[2])
+                             for n, c in part["channels"].items()}}
+               for part in parts for a, b in [part["dataWindow"]]]
     return {
         "width": x1 - x0 + 1, "height": y1 - y0 + 1,
         "channels": {n: _PIXEL_TYPES.get(c[0], f"type{c[0]}")
@@ -104,7 +110,7 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
         "data_window": first["dataWindow"], "display_window": first.get("displayWindow"),
         "compression": _COMPRESSION_NAMES.get(first["compression"], str(first["compression"])),
         "storage": first.get("type") or ("tiledimage" if "tiles" in first else "scanlineimage"),
-        "parts": len(parts), "attributes": dict(first["_types"]),
+        "parts": len(parts), "attributes": dict(first["_types"]), "part_layouts": layouts,
     }
 
 

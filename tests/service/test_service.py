@@ -280,7 +280,22 @@ def test_key_comparison():
 
     assert key_matches("abc", (b"xyz", b"abc")) and not key_matches("ab", (b"abc",))
     assert not key_matches("", (b"abc",)) and not key_matches("abcd", (b"abc",))
-    assert key_matches("clé", ("clé".encode(),))
+    # Headers arrive decoded as latin-1: the bytes sent are what is compared.
+    assert key_matches("caf\xe9-0123456789ab", (b"caf\xe9-0123456789ab",))
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("clé-0123456789abcdef", "printable ASCII"), ("two words 0123456789", "printable ASCII"),
+    ("short-key", "at least 16 characters")])
+def test_key_file_refuses_keys_that_cannot_work(tmp_path, line, problem):
+    from service.auth import load_keys
+    from service.config import ServeConfigError
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"# keys\n{KEY}\n{line}\n", encoding="utf-8")
+    with pytest.raises(ServeConfigError, match=problem) as caught:
+        load_keys(keys)
+    assert "line 3" in str(caught.value) and line not in str(caught.value)
 
 
 def test_model_errors_at_startup(tmp_path, monkeypatch):
