@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The fine-tuning recipe: the training view size, crops, batch and a lower learning rate
-# than training from scratch, since the run starts from a trained model.
-SIZE, CROP, BATCH, LR, POOL = 128, 128, 4, 3e-4, 64
+# The fine-tuning recipe: crops, batch and a lower learning rate than training from scratch,
+# since the run starts from a trained model; the views' width is bench mc's --adapt-size.
+CROP, BATCH, LR, POOL = 128, 4, 3e-4, 64
 
 
 @dataclass
@@ -52,22 +52,23 @@ def parse_budgets(text: str) -> list[float]:
 
 
 def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
-          val_data: Path | None, seed: int = 0) -> Adapted:
+          val_data: Path | None, size: int = 128, seed: int = 0) -> Adapted:
     """Fine-tune ``model`` (None: the shipped one) on the scene file ``scene`` for
-    ``minutes`` into a run folder under ``root`` (a finished run there is reused)."""
+    ``minutes``, on training views ``size`` pixels wide, into a run folder under ``root`` (a
+    finished run there is reused)."""
     from mcdenoise.farm.layout import scene_slug
     from mcdenoise.nn.modelfile import read_card
     from mcdenoise.train.config import TrainConfig
     from mcdenoise.train.loop import MODEL_FILE
     from mcdenoise.train.mc import train
 
-    run = root / f"{scene_slug(scene)}-{minutes:g}min"
+    run = root / f"{scene_slug(scene)}-{minutes:g}min-{size}px"
     path = run / MODEL_FILE
     began = time.perf_counter()
     if not path.exists():
         train(TrainConfig(
             spp=spp, scenes=scene, init=str(model) if model else "default", minutes=minutes,
-            stream=POOL, size=SIZE, crop=CROP, batch=BATCH, lr=LR, steps=10**7, output=run,
+            stream=POOL, size=size, crop=CROP, batch=BATCH, lr=LR, steps=10**7, output=run,
             data=run / "data", val_data=val_data, val_every=10**9 if val_data else 0,
             val_scenes=None if val_data else "none",
             val_images=64, ckpt_every=500, seed=seed))

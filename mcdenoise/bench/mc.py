@@ -67,6 +67,8 @@ class BenchMcConfig:
     adapt_val_data: Path | None = flag(
         None, metavar="DIR", help="validate each adaptation run on these scenes at its start "
         "and end (what adapting cost on the scene family)")
+    adapt_size: int = flag(128, metavar="PX", help="width of the adaptation's training views "
+                           "(0: the benchmark's --width, the size the shot is rendered at)")
 
 
 @dataclass
@@ -144,7 +146,8 @@ def adapted_methods(config: BenchMcConfig, scenes: list) -> tuple[list[Method], 
     found, records = [], {}
     for minutes in parse_budgets(config.adapt_minutes):
         runs = {files.scene: adapt(files.scene, minutes, config.model, config.spp,
-                                   config.data / "adapt", config.adapt_val_data)
+                                   config.data / "adapt", config.adapt_val_data,
+                                   size=config.adapt_size or config.width)
                 for files in scenes}
         models = {scene: load_denoiser(run.model, None if config.device == "auto" else config.device)
                   for scene, run in runs.items()}
