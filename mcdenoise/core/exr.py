@@ -114,6 +114,13 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
+def check_file(path: str | os.PathLike) -> None:
+    """Raise ExrError unless ``path`` is a whole EXR file: every header readable, every offset
+    table inside the file and every part's last chunk complete. A fast check (a few small
+    reads, no pixel decoded) that catches truncated and unfinished files."""
+    _scan(path, check_chunks=True)
+
+
 def _scan(path: Any, check_chunks: bool) -> list[dict[str, Any]]:
     """Parse every part header; optionally check the offset tables against the file size."""
     try:

@@ -3,8 +3,8 @@
 Every file the project writes that something else reads (EXRs, model files, checkpoints,
 PNGs, JSON reports, cache arrays) goes through ``atomic_path``: the writer fills a temporary
 file in the same folder, which is flushed to disk and renamed over the target only when the
-writer finished, and deleted otherwise. A crash or Ctrl-C leaves the old file or the new one,
-never a torn one. Temporary names carry ``TMP_MARKER`` so the farm can sweep the ones a
+writer finished, and deleted otherwise; the folder is then fsynced so the rename itself
+survives a power cut. A crash or Ctrl-C leaves the old file or the new one, never a torn one. Temporary names carry ``TMP_MARKER`` so the farm can sweep the ones a
 killed process left behind.
 """
 from __future__ import annotations
@@ -35,9 +35,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(temp, "rb+") as handle:  # the data must be on disk before the rename is
             os.fsync(handle.fileno())
         os.replace(temp, path)
+        sync_folder(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+
+
+def sync_folder(folder: str | os.PathLike) -> None:
+    """fsync a folder, making the renames and creations in it durable (a no-op where folders
+    cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the rename is then as durable as they allow
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -10,16 +10,18 @@ directory itself (a path every node sees), so large arrays never travel through 
   and asking for more spp later only renders the missing passes.
 
 The driver keeps a bounded number of tasks in flight (memory stays flat however many scenes
-are asked for) and is the only writer of the manifest (farm/manifest.py). Ray retries a task
-whose worker process dies; a scene that fails to load or render is recorded as failed and the
-other scenes go on. Seeds are a hash of (dataset seed, scene, kind, index): the same command
+are asked for) and is the only writer of the manifest (farm/manifest.py); it holds DIR's lock
+(farm/lock.py) so that no second driver works there at once. It resubmits an item whose worker
+process died (counted as retried); a scene that fails to load or render is recorded as failed
+and the other scenes go on. A re-run checks every finished file before skipping it
+(farm/resume.py) and refuses other settings or another renderer (farm/settings.py). Paths
+reach the workers absolute, so on a cluster they mean what they meant to the driver. Seeds are a hash of (dataset seed, scene, kind, index): the same command
 renders the same images, and every pair and pass has its own noise.
 
 The directory layout, items, slugs and seeds are in farm/layout.py.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,12 +31,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mcdenoise.core.files import TMP_MARKER, write_text
 from mcdenoise.errors import ConfigError
 from mcdenoise.flags import add_command, flag
-from mcdenoise.farm.layout import Item, Record, item_seed
-from mcdenoise.farm.manifest import ManifestWriter, read_manifest, sha256_file
-
+from mcdenoise.farm.layout import Item, Record, item_seed, resolved_scene
+from mcdenoise.farm.lock import DirLock
+from mcdenoise.farm.manifest import ManifestWriter, sha256_file
+from mcdenoise.farm.resume import finished_items, remove_temporaries
+from mcdenoise.farm.settings import DatasetSettings, local_renderer
 
 
 @dataclass
@@ -56,7 +59,10 @@ class DatasetConfig:
     gpus_per_task: float = flag(0.0, help="GPUs per render task; > 0 renders with Mitsuba's CUDA variant")
     variant: str | None = flag(None, help="Mitsuba variant (default: chosen per worker)")
     max_in_flight: int | None = flag(None, help="tasks submitted at once (default: 2 per cluster CPU)")
-    retries: int = flag(3, help="retries of a task whose worker died")
+    retries: int = flag(3, help="retries of an item whose worker died")
+    verify: bool = flag(False, help="check every finished file against the SHA-256 the "
+                        "manifest recorded before skipping it (default: its size and EXR "
+                        "structure, a fast check)")
 
 
 @dataclass
@@ -64,6 +70,8 @@ class Summary:
     rendered: int = 0
     skipped: int = 0
     failed: int = 0
+    retried: int = 0  # resubmissions of items whose worker died
+    broken: list[str] = field(default_factory=list)  # finished files that failed the check
     samples: int = 0
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
@@ -142,7 +150,7 @@ def render_item(item: Item, root: str, config: dict[str, Any]) -> dict[str, Any]
     return {"width": frame.width, "height": frame.height, "renderer": meta["renderer"],
             "renderer_version": meta["renderer_version"], "variant": meta["variant"],
             "timings": meta["timings"], "sha256": sha256_file(path),
-            "samples": frame.width * frame.height * item.spp}
+            "bytes": path.stat().st_size, "samples": frame.width * frame.height * item.spp}
 
 
 def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, Any]:
@@ -179,44 +187,15 @@ def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, 
     for path in passes_dir.glob("pass_*.exr"):
         path.unlink(missing_ok=True)
     return {"spp": spp, "passes": sorted(held), "sha256": sha256_file(target),
-            "width": reference.width, "height": reference.height}
+            "bytes": target.stat().st_size, "width": reference.width, "height": reference.height}
 
 
 # -- the driver -----------------------------------------------------------------------------
-def check_settings(config: DatasetConfig) -> None:
-    """A re-run must render the same kind of images as the first run into the same DIR."""
-    path = Path(config.output) / "dataset.json"
-    settings = {"spp": config.spp, "width": config.width, "height": config.height,
-                "max_depth": config.max_depth, "seed": config.seed}
-    if path.exists():
-        old = json.loads(path.read_text())
-        changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
-        if changed:
-            detail = ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in changed.items())
-            raise ConfigError(f"{config.output} holds a dataset with other settings ({detail}); "
-                             "use a new directory or the original settings")
-        return
-    write_text(path, json.dumps(settings, indent=2) + "\n")
-
-
-def remove_temporaries(root: Path) -> int:
-    """Delete files a killed worker left half-written (they never carry a final name)."""
-    count = 0
-    for path in root.rglob(f"*{TMP_MARKER}*"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            count += 1
-    return count
-
-
-def finished_items(root: Path) -> dict[str, Record]:
-    """Manifest records of items that are really finished: done, and their file is there (or,
-    for a reference pass, merged into a reference that is there)."""
-    records = {k: r for k, r in read_manifest(root).items() if r.done}
-    merged = {(r.scene, index) for r in records.values() if r.kind == "reference"
-              and (root / r.path).exists() for index in r.passes}
-    return {k: r for k, r in records.items() if (root / r.path).exists()
-            or (r.kind == "pass" and (r.scene, r.index) in merged)}
+def dataset_settings(config: DatasetConfig, root: Path) -> DatasetSettings:
+    """What every run into ``root`` must agree on (farm/settings.py)."""
+    return DatasetSettings(root, {"spp": config.spp, "width": config.width,
+                                  "height": config.height, "max_depth": config.max_depth,
+                                  "seed": config.seed})
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None,
@@ -241,19 +220,36 @@ def run_dataset(config: DatasetConfig,
                 on_progress: Callable[[Summary, int], None] | None = None) -> Summary:
     """Render everything ``config`` asks for that DIR does not hold yet; returns a summary.
 
-    ``on_progress(summary, total_items)`` is called after every finished item.
+    ``on_progress(summary, total_items)`` is called after every finished item. Raises
+    ConfigError (DatasetLocked) while another driver works in DIR.
     """
     import scenes as scene_family
 
-    root = Path(config.output)
+    root = Path(config.output).resolve()
     names = scene_family.parse_spec(config.scenes)
     if not names:
         raise ConfigError(f"scene spec {config.scenes!r} names no scenes")
-    check_settings(config)
+    with DirLock(root):
+        return _run_locked(config, root, names, on_progress)
+
+
+# A task whose worker process died (killed, out of memory, node lost) is resubmitted; an
+# exception raised by the render itself is the scene's failure, not retried.
+_WORKER_DEATHS = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError",
+                  "OutOfMemoryError", "ObjectLostError", "OwnerDiedError")
+
+
+def _run_locked(config: DatasetConfig, root: Path, names: list[str],
+                on_progress: Callable[[Summary, int], None] | None) -> Summary:
+    variant = config.variant or ("cuda_ad_rgb" if config.gpus_per_task > 0 else None)
+    settings = dataset_settings(config, root)
+    done, broken = finished_items(root, config.verify)
+    # With a local Ray the workers choose as this process does: refuse before rendering.
+    settings.check([r.details for r in done.values()],
+                   None if config.address else local_renderer(variant))
     remove_temporaries(root)
-    done = finished_items(root)
     todo = plan(config, names, done)
-    summary = Summary(skipped=_count_planned_without(config, names) - len(todo))
+    summary = Summary(skipped=_count_planned_without(config, names) - len(todo), broken=broken)
     if not todo:
         if on_progress:
             on_progress(summary, 0)
@@ -266,12 +262,11 @@ def run_dataset(config: DatasetConfig,
     started = time.perf_counter()
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = 1 if config.gpus_per_task <= 0 else 0
-    worker_config = {"variant": config.variant or ("cuda_ad_rgb" if config.gpus_per_task > 0 else None),
-                     "threads": threads, "width": config.width, "height": config.height,
-                     "max_depth": config.max_depth}
-    options = {"num_cpus": 1, "num_gpus": config.gpus_per_task, "max_retries": config.retries}
+    worker_config = {"variant": variant, "threads": threads, "width": config.width,
+                     "height": config.height, "max_depth": config.max_depth}
+    options = {"num_cpus": 1, "num_gpus": config.gpus_per_task, "max_retries": 0}
     render_task = ray.remote(render_item).options(**options)
-    merge_task = ray.remote(merge_reference).options(num_cpus=1, max_retries=config.retries)
+    merge_task = ray.remote(merge_reference).options(num_cpus=1, max_retries=0)
     limit = config.max_in_flight or 2 * cpus
 
     waiting_merge = {item.scene: item for item in todo if item.kind == "reference"}
@@ -280,19 +275,39 @@ def run_dataset(config: DatasetConfig,
                        for scene in waiting_merge}
     failed_scenes: dict[str, str] = {}
     in_flight: dict[Any, Item] = {}
+    attempts: dict[str, int] = {}
     total = len(todo)
 
     def submit(item: Item) -> None:
+        # Workers get the scene as an absolute path; the manifest keeps the name as asked.
+        scene = resolved_scene(item.scene)
         if item.kind == "reference":
             passes = {r.index: r.spp for r in done.values()
                       if r.scene == item.scene and r.kind == "pass"}
-            in_flight[merge_task.remote(item.scene, str(root), passes)] = item
+            in_flight[merge_task.remote(scene, str(root), passes)] = item
         else:
-            in_flight[render_task.remote(item, str(root), worker_config)] = item
+            task_item = Item(scene, item.kind, item.index, item.spp, item.seed)
+            in_flight[render_task.remote(task_item, str(root), worker_config)] = item
 
     def merge_if_ready(scene: str) -> None:
         if scene in waiting_merge and pending_renders.get(scene, 0) == 0 and scene not in failed_scenes:
             queue.insert(0, waiting_merge.pop(scene))
+
+    def finish(item: Item, result: dict[str, Any]) -> None:
+        mismatch = settings.accept(result)
+        if mismatch:
+            (root / item.path).unlink(missing_ok=True)
+            fail(item, mismatch)
+            return
+        record = Record.of(item, "done", **result)
+        manifest.append(record)
+        done[item.key] = record
+        summary.rendered += 1
+        summary.samples += result.get("samples", 0)
+
+    def fail(item: Item, message: str) -> None:
+        failed_scenes.setdefault(item.scene, message)
+        _record_failure(manifest, summary, item, message)
 
     for scene in list(waiting_merge):
         merge_if_ready(scene)
@@ -311,16 +326,16 @@ def run_dataset(config: DatasetConfig,
                 item = in_flight.pop(ready[0])
                 try:
                     result = ray.get(ready[0])
-                except Exception as error:  # the task's own exception, re-raised by Ray
-                    message = _task_error(error)
-                    failed_scenes.setdefault(item.scene, message)
-                    _record_failure(manifest, summary, item, message)
+                except Exception as error:  # the task's own exception, or its worker's death
+                    if (type(error).__name__ in _WORKER_DEATHS
+                            and attempts.get(item.key, 0) < config.retries):
+                        attempts[item.key] = attempts.get(item.key, 0) + 1
+                        summary.retried += 1
+                        queue.insert(0, item)
+                        continue
+                    fail(item, _task_error(error))
                 else:
-                    record = Record.of(item, "done", **result)
-                    manifest.append(record)
-                    done[item.key] = record
-                    summary.rendered += 1
-                    summary.samples += result.get("samples", 0)
+                    finish(item, result)
                 if item.kind == "pass":
                     pending_renders[item.scene] -= 1
                     merge_if_ready(item.scene)
@@ -360,6 +375,8 @@ def run_with_progress(config: DatasetConfig, desc: str = "dataset") -> Summary:
         summary = run_dataset(config, on_progress=progress)
     finally:
         bar.close()
+    for problem in summary.broken:
+        print(f"  rendered again, its file failed the check: {problem}", file=sys.stderr)
     for scene, error in summary.errors.items():
         print(f"  failed: {scene}: {error}", file=sys.stderr)
     return summary
@@ -387,7 +404,8 @@ def run_command(config: DatasetConfig) -> int:
     """The CLI's `dataset`: a summary line; exit 1 when any item failed."""
     summary = run_with_progress(config)
     print(f"dataset {config.output}: {summary.rendered} rendered, {summary.skipped} skipped "
-          f"(already done), {summary.failed} failed; {summary.samples_per_second / 1e6:.2f} "
+          f"(already done), {summary.failed} failed, {summary.retried} retried (worker died), "
+          f"{len(summary.broken)} broken files re-rendered; {summary.samples_per_second / 1e6:.2f} "
           f"Msamples/s over {summary.seconds:.1f} s")
     return 1 if summary.failed else 0
 

@@ -59,6 +59,18 @@ def scene_slug(scene: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", scene)
 
 
+def resolved_scene(scene: str) -> str:
+    """``scene`` with a scene file's path made absolute (its view kept): what a worker on
+    another node, or with another working directory, must be given. Family names pass."""
+    from scenes.views import SEPARATOR, split_view
+
+    path, view = split_view(scene)
+    if not path.lower().endswith(".xml"):
+        return scene
+    absolute = str(Path(path).resolve())
+    return absolute if view is None else f"{absolute}{SEPARATOR}{view.suffix()}"
+
+
 def item_seed(base: int, scene: str, kind: str, index: int) -> int:
     digest = hashlib.blake2b(f"{base}|{scene}|{kind}|{index}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,6 +137,8 @@ def test_killed_worker_is_retried_and_nothing_is_duplicated(scene_file, tmp_path
     victim.kill()  # SIGKILL in the middle of a render
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
+    # The kill hit a busy worker: the driver resubmitted its item (and says so).
+    assert re.search(r"\b[1-9]\d* retried", stdout), stdout
     lines = manifest_lines(out)
     assert Counter(r["key"] for r in lines if r["status"] == "done") == Counter(
         {k: 1 for k in {r["key"] for r in lines}})
@@ -165,6 +168,30 @@ def test_ctrl_c_leaves_no_partial_file_and_resumes(scene_file, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{9 - finished} rendered" in result.stdout
     assert all_exrs_open(out) == 3, sorted(str(p.relative_to(out)) for p in out.rglob("*.exr"))
+
+
+def test_a_second_driver_on_the_same_dir_refuses_naming_the_first(scene_file, tmp_path):
+    """Two real drivers on one DIR: the second is refused at once and touches nothing; the
+    first finishes a whole dataset, its reference holding every pass once."""
+    out = tmp_path / "data"
+    first = subprocess.Popen(dataset_command(scene_file, out), cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: render_workers(first), timeout=120)  # it holds the lock and renders
+    second = subprocess.run(dataset_command(scene_file, out), cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert "another driver" in second.stderr and f"pid {first.pid}" in second.stderr
+    stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    lines = manifest_lines(out)
+    assert {r["status"] for r in lines} == {"done"} and len(lines) == 9
+    assert all_exrs_open(out) == 3
+    assert read_frame(out / Item(str(scene_file), "reference", 0, 0, 0).path).metadata["spp"] == 6144
+
+    # Once the first has ended, the lock is free: a third run finds everything done.
+    third = subprocess.run(dataset_command(scene_file, out), cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert third.returncode == 0 and "0 rendered, 9 skipped" in third.stdout, third.stderr
 
 
 def test_one_cpu_farm_renders_an_envmap_scene_file(tmp_path):
