@@ -15,7 +15,28 @@ REPO = Path(__file__).resolve().parents[1]
 # shared/ sits beside the checkout (CI clones main with shared/ next to it).
 SHARED = Path(os.environ.get("MCDENOISE_SHARED", REPO.parent / "shared"))
 SCENES = SHARED / "data" / "scenes"
-STAIRCASE = SCENES / "staircase" / "scene.xml"
+# CI sets it: there a test whose shared data is missing fails instead of skipping.
+REQUIRE_SHARED = os.environ.get("MCDENOISE_REQUIRE_SHARED") == "1"
+
+
+def shared_path(*parts: str) -> Path:
+    """``SHARED/parts...``, for a test that needs the project's shared data (photographic test
+    sets, third-party scenes: not in the repository). Skips the test, saying what to set, when
+    it is missing; fails it instead under MCDENOISE_REQUIRE_SHARED=1 (.ci/run)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = (f"needs {path}, part of the project's shared data (not in the repository): "
+                   "set MCDENOISE_SHARED to the folder that holds data/ (by default ../shared "
+                   "beside the checkout)")
+        if REQUIRE_SHARED:
+            pytest.fail(message + "; MCDENOISE_REQUIRE_SHARED=1 makes its absence a failure")
+        pytest.skip(message)
+    return path
+
+
+STAIRCASE = ("data", "scenes", "staircase", "scene.xml")
+ENVMAP_SPHERES = ("data", "scenes", "mi_bsdf_spheres_envmap", "tests", "scenes", "bsdf_spheres",
+                  "test_envmap_path.xml")
 
 SCENE_XML = """<scene version="3.0.0">
     <default name="max_depth" value="6"/>

@@ -15,14 +15,15 @@ from service_support import make_model
 def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys):
     import ray
 
-    model = make_model(tmp_path / "ours.safetensors", width=16)
+    # ours: the shipped model (no --model); the "clean" row: an untrained one, so the two rows
+    # are two models and the report must keep them apart.
+    untrained = make_model(tmp_path / "untrained.safetensors", width=16)
     out = tmp_path / "report" / "mc.json"
     try:
         code = main(["bench", "mc", "--json", str(out), "--scenes", "cornell:9000,interior:9000",
                      "--spp", "8", "--reference-spp", "64", "--chunk-spp", "64", "--width", "32",
-                     "--data", str(tmp_path / "data"), "--model", str(model),
-                     "--clean-model", str(model), "--speed-size", "64x32", "--repeats", "1",
-                     "--num-cpus", "2"])
+                     "--data", str(tmp_path / "data"), "--clean-model", str(untrained),
+                     "--speed-size", "64x32", "--repeats", "1", "--num-cpus", "2"])
     finally:
         ray.shutdown()
     assert code == 0
@@ -32,11 +33,13 @@ def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys
         assert row["reference_spp"] == 64 and row["width"] == 32
         for method in ("noisy", "oidn", "oidn_best", "ours", "ours_clean"):
             assert np.isfinite([row[method]["psnr"], row[method]["relmse"], row[method]["ssim"]]).all()
-        # OIDN on 8 spp is far better than the input; our random-weight model is not.
+        # OIDN and the shipped model on 8 spp are far better than the input (against 64-spp
+        # references, themselves noisy, so the margin is modest); the untrained model is not.
         assert row["oidn"]["psnr"] > row["noisy"]["psnr"] + 2
         assert row["oidn_best"]["psnr"] > row["noisy"]["psnr"] + 2
         assert row["oidn_best"]["psnr"] != row["oidn"]["psnr"]  # the prefilter did something
-        assert row["ours"]["psnr"] == row["ours_clean"]["psnr"]  # same model, same numbers
+        assert row["ours"]["psnr"] > row["noisy"]["psnr"] + 2
+        assert row["ours"]["psnr"] > row["ours_clean"]["psnr"] + 1
     assert result["mean"]["oidn"]["psnr"] > result["mean"]["noisy"]["psnr"]
     assert result["speed"]["size"] == "64x32" and result["speed"]["ours"]["median_s"] > 0
     assert result["speed"]["oidn"]["median_s"] > 0 and result["speed"]["oidn_best"]["median_s"] > 0

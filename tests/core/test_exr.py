@@ -130,7 +130,7 @@ def test_data_window_origin_round_trips(tmp_path):
 
 @pytest.fixture
 def mitsuba_scalar():
-    mi = pytest.importorskip("mitsuba")
+    import mitsuba as mi  # a hard dependency: its absence must fail, not skip
     previous = mi.variant()
     mi.set_variant("scalar_rgb")
     yield mi

@@ -197,10 +197,9 @@ def test_a_second_driver_on_the_same_dir_refuses_naming_the_first(scene_file, tm
 def test_one_cpu_farm_renders_an_envmap_scene_file(tmp_path):
     """With one CPU per task the workers' Dr.Jit pool used to be one thread, which deadlocks
     on this third-party scene (an environment map and spheres): the render never ended."""
-    from conftest import SCENES
+    from conftest import ENVMAP_SPHERES, shared_path
 
-    scene = SCENES / "mi_bsdf_spheres_envmap" / "tests" / "scenes" / "bsdf_spheres" / "test_envmap_path.xml"
-    assert scene.exists(), f"{scene} missing: set MCDENOISE_SHARED to the shared data folder"
+    scene = shared_path(*ENVMAP_SPHERES)
     out = tmp_path / "data"
     result = subprocess.run([sys.executable, "-m", "mcdenoise.cli", "dataset", "-o", str(out),
                              "--scenes", str(scene), "--spp", "4", "--width", "32",

@@ -168,7 +168,7 @@ def test_shipped_model_denoises_a_third_party_scene_without_model_flag(tmp_path)
     """A frame rendered from a Mitsuba scene file we did not write, denoised with no --model:
     the shipped model is found, its card is complete, and the result keeps the frame's
     brightness and colour (no cast) while removing noise."""
-    from conftest import SCENES
+    from conftest import ENVMAP_SPHERES, shared_path
 
     from mcdenoise.core.metrics import channel_ratio, psnr
     from mcdenoise.nn.modelfile import default_model_path, read_card
@@ -176,7 +176,7 @@ def test_shipped_model_denoises_a_third_party_scene_without_model_flag(tmp_path)
     card = read_card(default_model_path())
     assert card["command"].startswith("mcdenoise train") and card["training"]["targets"] == "noisy"
     assert card["validation"]["psnr_denoised_db"] > card["validation"]["psnr_noisy_db"]
-    scene = SCENES / "mi_bsdf_spheres_envmap" / "tests" / "scenes" / "bsdf_spheres" / "test_envmap_path.xml"
+    scene = shared_path(*ENVMAP_SPHERES)
     for spp, name in ((16, "noisy.exr"), (512, "reference.exr")):
         assert main(["render", str(scene), "-o", str(tmp_path / name), "--spp", str(spp),
                      "--seed", "3", "--width", "96"]) == 0

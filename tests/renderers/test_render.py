@@ -1,7 +1,6 @@
 """The Mitsuba backend: real renders of real scene files, box filter, seeds, aux buffers."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import types
@@ -9,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import REPO, STAIRCASE
+from conftest import REPO, STAIRCASE, shared_path
 from renderers import RenderError, get_renderer
 from renderers import mitsuba3, mitsuba_variant
 
@@ -27,8 +26,11 @@ def neighbour_correlation(noise: np.ndarray) -> float:
     return float(np.corrcoef(rank(left), rank(right))[0, 1])
 
 
-def test_scene_file_with_mesh_and_texture_renders_radiometrically(renderer, scene_file, tmp_path):
-    os.chdir(tmp_path)  # relative mesh/texture paths must resolve against the file, not cwd
+def test_scene_file_with_mesh_and_texture_renders_radiometrically(renderer, scene_file, tmp_path,
+                                                                  monkeypatch):
+    # Relative mesh/texture paths must resolve against the file, not the working directory
+    # (monkeypatch restores it: later tests must not run elsewhere).
+    monkeypatch.chdir(tmp_path)
     frame = renderer.render(str(scene_file), spp=16, seed=1)
     assert (frame.width, frame.height) == (48, 32)  # the scene's own film size
     assert np.isfinite(frame.color).all()
@@ -93,7 +95,7 @@ def test_pass_splitting_and_seeds():
 
 
 def test_third_party_scene_with_meshes_and_textures(renderer):
-    frame = renderer.render(str(STAIRCASE), spp=4, seed=1, width=32, max_depth=6)
+    frame = renderer.render(str(shared_path(*STAIRCASE)), spp=4, seed=1, width=32, max_depth=6)
     assert frame.height == round(32 * 1280 / 720)
     assert np.isfinite(frame.color).all() and frame.color.mean() > 0.01
     assert frame.albedo.max() > 0.1 and frame.metadata["max_depth"] == 6

@@ -490,11 +490,13 @@ def test_request_timeout_answers_504_and_frees_the_slot(models, good, gated):
     from service.app import create_app
     from service.config import ServeConfig
 
-    app = create_app(ServeConfig(model=[str(models["tiny"])], queue=0, timeout=0.5))
+    # 3 s: ample for the upload and decoding of the small frame on a loaded machine, so the
+    # timeout always falls while the gated denoiser holds the job.
+    app = create_app(ServeConfig(model=[str(models["tiny"])], queue=0, timeout=3.0))
     queue = app.state.queue
     with server_thread(app) as base_url:
         response = httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)}, timeout=30)
-        assert_error(response, 504, "timeout", "0.5 s")
+        assert_error(response, 504, "timeout", "3 s")
         # The job still runs on the worker and keeps its slot until it is done...
         assert queue.admitted == 1
         assert_error(httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)}),
@@ -504,7 +506,7 @@ def test_request_timeout_answers_504_and_frees_the_slot(models, good, gated):
 
         def slow_body():  # an upload that never finishes in time: 408, not 504
             yield b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
-            time.sleep(1.5)
+            time.sleep(4.0)  # past the 3 s timeout, within the upload idle limit (30 s)
             yield b"--xyz--\r\n"
 
         response = httpx.post(f"{base_url}/v1/denoise", content=slow_body(), timeout=30,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mcdenoise.core.color import preview_rgb8
 from mcdenoise.core.exr import read_frame
 from service_support import KEY, exr_bytes, keyed_server, make_frame
 
@@ -55,6 +56,14 @@ def canvas_stats(page, selector: str) -> dict:
     }""")
 
 
+def canvas_pixels(page, selector: str) -> np.ndarray:
+    """The RGBA pixels of a canvas as the page drew it, (H, W, 4) uint8."""
+    shape_and_data = page.eval_on_selector(selector, """canvas => [canvas.height, canvas.width,
+        Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data)]""")
+    height, width, data = shape_and_data
+    return np.asarray(data, np.uint8).reshape(height, width, 4)
+
+
 def test_upload_preview_exposure_split_download(browser, site, tmp_path):
     base_url, folder = site
     frame = make_frame(48, 80, seed=2, extra={"spec.R": np.full((48, 80), 0.25, np.float16)})
@@ -78,7 +87,8 @@ def test_upload_preview_exposure_split_download(browser, site, tmp_path):
     noisy, denoised = canvas_stats(page, "#noisy"), canvas_stats(page, "#denoised")
     assert (noisy["width"], noisy["height"]) == (80, 48)
     assert (denoised["width"], denoised["height"]) == (80, 48)
-    assert noisy["mean"] > 1 and denoised["mean"] >= 0
+    assert noisy["mean"] > 1
+    drawn = {c: canvas_pixels(page, f"#{c}")[..., :3].astype(int) for c in ("noisy", "denoised")}
     box = page.locator("#denoised").bounding_box()
     assert box["width"] > 0 and box["height"] > 0
 
@@ -91,9 +101,16 @@ def test_upload_preview_exposure_split_download(browser, site, tmp_path):
     # Split view: left of the line is the noisy preview, right of it the denoised one.
     page.check("input[name=view][value=split]")
     assert page.is_visible("#compare") and not page.is_visible("#noisy")
+    page.fill("#split", "50")
+    page.dispatch_event("#split", "input")
+    compare, left, right = (canvas_pixels(page, f"#{c}") for c in ("compare", "noisy", "denoised"))
+    assert compare.shape == (48, 80, 4)
+    np.testing.assert_array_equal(compare[:, :39], left[:, :39])
+    np.testing.assert_array_equal(compare[:, 40:], right[:, 40:])
+    assert (compare[:, 39, :3] == (255, 204, 0)).all()  # the line between them
     page.fill("#split", "100")
     page.dispatch_event("#split", "input")
-    assert canvas_stats(page, "#compare")["width"] == 80
+    np.testing.assert_array_equal(canvas_pixels(page, "#compare")[:, :79], left[:, :79])
 
     with page.expect_download() as download_info:
         page.click("#download")
@@ -104,6 +121,10 @@ def test_upload_preview_exposure_split_download(browser, site, tmp_path):
     result = read_frame(path)
     assert result.color.shape == (48, 80, 3) and np.isfinite(result.color).all()
     np.testing.assert_array_equal(result.extra["spec.R"], frame.extra["spec.R"])
+    # At 0 EV the page drew exactly the project's tonemap of the input and of the result the
+    # server sent (to the rounding of a canvas byte).
+    for name, color in (("noisy", frame.color), ("denoised", result.color)):
+        assert np.abs(drawn[name] - preview_rgb8(color)).max() <= 1, name
     assert not errors
     context.close()
 

@@ -220,12 +220,24 @@ def test_step_batches_are_disjoint_across_ranks_and_the_schedule_ramps_down():
     assert lr_at(100, 100, 1.0, 0.3) < 1e-30
 
 
-def test_two_ray_train_workers(first_run, tmp_path):
-    summary = train(tiny_config(first_run / "data", tmp_path / "run", workers=2, steps=4))
+def test_two_ray_train_workers_synchronise_their_gradients(first_run, tmp_path):
+    """Two DDP workers with batches of 3 take, step by step, the samples of one batch of 6
+    (StepBatches) and average their gradients: the model must be the one-process batch-6
+    model. Unsynchronised workers would each follow their own 3 samples and end elsewhere."""
+    from safetensors.torch import load_file
+
+    summary = train(tiny_config(first_run / "data", tmp_path / "ddp", workers=2, batch=3, steps=4))
     assert summary["step"] == 4 and summary["model"] is not None
-    card = read_card(tmp_path / "run" / MODEL_FILE)
+    card = read_card(tmp_path / "ddp" / MODEL_FILE)
     assert card["training"]["workers"] == 2 and card["validation"]["scenes"] == 1
-    load_denoiser(tmp_path / "run" / MODEL_FILE, device="cpu")
+    load_denoiser(tmp_path / "ddp" / MODEL_FILE, device="cpu")
+
+    train(tiny_config(first_run / "data", tmp_path / "one", batch=6, steps=4))
+    train(tiny_config(first_run / "data", tmp_path / "half", batch=3, steps=4))
+    ddp, one, half = (load_file(tmp_path / run / MODEL_FILE) for run in ("ddp", "one", "half"))
+    gap = max((ddp[k] - one[k]).abs().max().item() for k in ddp)
+    apart = max((half[k] - one[k]).abs().max().item() for k in half)
+    assert gap < 1e-4 < apart, (gap, apart)  # synchronised; and the check can tell
 
 
 def test_a_time_budget_ends_the_run_with_a_model(first_run, tmp_path):
