@@ -206,7 +206,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         async def upload(work: _Work):
             return await receive_upload(request, work.folder, config.max_upload_bytes,
                                         DENOISE_FILES, DENOISE_OPTIONS, partial(in_io, work),
-                                        idle=config.upload_idle_timeout)
+                                        pace=config.upload_pace)
 
         async def process(work: _Work, received) -> Response:
             upload, options = received
@@ -263,7 +263,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         async def upload(work: _Work):
             return await receive_upload(request, work.folder, config.max_upload_bytes,
                                         ("file",), PREVIEW_OPTIONS, partial(in_io, work),
-                                        idle=config.upload_idle_timeout)
+                                        pace=config.upload_pace)
 
         async def process(work: _Work, received) -> Response:
             upload, options = received

@@ -17,6 +17,10 @@ DEFAULT_MAX_UPLOAD_MB = 512
 DEFAULT_MAX_DECODED_MB = 1024
 DEFAULT_UPLOADS = 8
 DEFAULT_UPLOAD_IDLE_S = 30.0
+# 16 KiB/s: a 50 MB frame over a 1 Mbit/s link still arrives (at 122 KiB/s); one byte a second
+# does not. The first 10 s are free (connection set-up, a client that writes the form slowly).
+DEFAULT_MIN_UPLOAD_KIB_S = 16.0
+UPLOAD_GRACE_S = 10.0
 DEFAULT_QUEUE = 4
 DEFAULT_TIMEOUT_S = 300.0
 GPU_BATCH = 8
@@ -61,6 +65,12 @@ class ServeConfig:
     upload_idle_timeout: float = flag(DEFAULT_UPLOAD_IDLE_S, metavar="S",
                                       help="seconds an upload may send nothing before it is "
                                            f"answered 408 (default {DEFAULT_UPLOAD_IDLE_S:g})")
+    min_upload_rate: float = flag(DEFAULT_MIN_UPLOAD_KIB_S, metavar="KIB_S",
+                                  help="an upload slower than this on average (KiB/s) once "
+                                       f"{UPLOAD_GRACE_S:g} s have passed is answered 408, so "
+                                       "a dripping client cannot hold an upload place for the "
+                                       f"whole --timeout; 0: no minimum (default "
+                                       f"{DEFAULT_MIN_UPLOAD_KIB_S:g})")
     queue: int = flag(DEFAULT_QUEUE, metavar="N",
                       help="requests that may wait for the denoiser beyond those being "
                            "denoised; more get 503 with Retry-After")
@@ -87,6 +97,9 @@ class ServeConfig:
             if not getattr(self, name) > 0:
                 raise ServeConfigError(f"--{name.replace('_', '-')} must be positive, "
                                        f"got {getattr(self, name)}")
+        if self.min_upload_rate < 0:
+            raise ServeConfigError(f"--min-upload-rate must be 0 or more, got "
+                                   f"{self.min_upload_rate}")
         if self.queue < 0:
             raise ServeConfigError(f"--queue must be 0 or more, got {self.queue}")
         if self.batch is not None and self.batch < 1:
@@ -101,6 +114,12 @@ class ServeConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def upload_pace(self):
+        from service.limits import UploadPace
+
+        return UploadPace(self.upload_idle_timeout, self.min_upload_rate * 1024, UPLOAD_GRACE_S)
 
     @property
     def max_decoded_bytes(self) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from mcdenoise.core.exr import ExrError, channel_layout, read_header
@@ -47,32 +49,50 @@ def check_declared_length(headers: Any, limit: int) -> None:
         raise too_large(int(length), limit)
 
 
-class UploadIdle(Exception):
-    """Nothing arrived for ``seconds``; ``received`` bytes had come before."""
+@dataclass(frozen=True)
+class UploadPace:
+    """How slowly an upload may arrive: at most ``idle`` seconds without a byte, and after the
+    first ``grace`` seconds at least ``min_rate`` bytes/s on average (0: no minimum). Without
+    the rate a client dripping one byte a second holds its upload place for the whole request
+    timeout (slowloris), as the idle limit alone cannot tell it from a slow network."""
+    idle: float | None = None
+    min_rate: float = 0.0
+    grace: float = 10.0
 
-    def __init__(self, seconds: float, received: int) -> None:
-        super().__init__(seconds, received)
-        self.seconds, self.received = seconds, received
+
+class UploadTooSlow(Exception):
+    """The upload broke its UploadPace: ``why`` says how; ``received`` bytes had come."""
+
+    def __init__(self, why: str, received: int) -> None:
+        super().__init__(why, received)
+        self.why, self.received = why, received
 
 
 async def limited(stream: AsyncIterator[bytes], limit: int,
-                  idle: float | None = None) -> AsyncIterator[bytes]:
+                  pace: UploadPace = UploadPace()) -> AsyncIterator[bytes]:
     """Pass the chunks of ``stream`` through, raising BodyTooLarge once more than ``limit``
-    bytes have come (the body is never held whole, whatever its size) and UploadIdle when no
-    chunk comes for ``idle`` seconds (a stalled client does not hold its place for the whole
-    request timeout)."""
+    bytes have come (the body is never held whole, whatever its size) and UploadTooSlow when
+    the client breaks ``pace`` (a stalled or dripping client does not hold its place for the
+    whole request timeout)."""
     received = 0
+    began = time.monotonic()
     chunks = stream.__aiter__()
     while True:
         try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+            chunk = await asyncio.wait_for(chunks.__anext__(), pace.idle)
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:
-            raise UploadIdle(idle or 0.0, received) from None
+            raise UploadTooSlow(f"sent nothing for {pace.idle:g} s (the server's "
+                                "--upload-idle-timeout)", received) from None
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge(received)
+        elapsed = time.monotonic() - began
+        if pace.min_rate and elapsed > pace.grace and received < pace.min_rate * elapsed:
+            raise UploadTooSlow(f"arrived at {received / elapsed / 1024:.1f} KiB/s, slower "
+                                f"than the server's --min-upload-rate of "
+                                f"{pace.min_rate / 1024:g} KiB/s", received)
         yield chunk
 
 

@@ -18,8 +18,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from service.errors import ApiError, ClientGone
 from service.inputs import Upload
-from service.limits import (BodyTooLarge, UploadIdle, check_declared_length, drain, limited,
-                            too_large)
+from service.limits import (BodyTooLarge, UploadPace, UploadTooSlow, check_declared_length,
+                            drain, limited, too_large)
 
 TEXT_FIELD_BYTES = 1024  # option values are short words; a bigger text part is not an option
 # Uploads up to this size stay in memory until they are saved in one write: Starlette writes a
@@ -33,12 +33,12 @@ class _Parser(MultiPartParser):
 
 async def receive_upload(request: Request, workdir: Path, limit: int,
                          file_fields: tuple[str, ...], text_fields: tuple[str, ...],
-                         in_thread: Callable, idle: float | None = None
+                         in_thread: Callable, pace: UploadPace = UploadPace()
                          ) -> tuple[Upload, dict[str, str]]:
     """The request's files (copied into ``workdir``) and text options.
 
-    Raises ApiError: 415 not multipart/form-data; 413 over ``limit`` bytes; 408 nothing
-    arrived for ``idle`` seconds; 400 a malformed body; 422 an unknown, repeated or mistyped
+    Raises ApiError: 415 not multipart/form-data; 413 over ``limit`` bytes; 408 the upload
+    broke ``pace`` (stalled, or too slow on average); 400 a malformed body; 422 an unknown, repeated or mistyped
     field. ClientGone when the client closed the connection before the body was complete.
     ``in_thread(fn, *args)`` runs blocking file copies off the event loop.
     """
@@ -50,7 +50,7 @@ async def receive_upload(request: Request, workdir: Path, limit: int,
                        f"not {shown}")
     check_declared_length(request.headers, limit)
     stream = request.stream()
-    parser = _Parser(request.headers, limited(stream, limit, idle),
+    parser = _Parser(request.headers, limited(stream, limit, pace),
                      max_files=len(file_fields), max_fields=len(text_fields),
                      max_part_size=TEXT_FIELD_BYTES)
     try:
@@ -58,10 +58,9 @@ async def receive_upload(request: Request, workdir: Path, limit: int,
     except BodyTooLarge as error:
         await drain(stream)
         raise too_large(error.received, limit) from None
-    except UploadIdle as error:
-        raise ApiError(408, "upload_idle",
-                       f"the upload sent nothing for {error.seconds:g} s (the server's "
-                       f"--upload-idle-timeout) after {error.received:,} bytes") from None
+    except UploadTooSlow as error:
+        raise ApiError(408, "upload_idle" if "nothing" in error.why else "upload_too_slow",
+                       f"the upload {error.why}, after {error.received:,} bytes") from None
     except ClientDisconnect:
         raise ClientGone("upload") from None
     except MultiPartException as error:

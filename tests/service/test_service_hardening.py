@@ -6,6 +6,7 @@ the test must reach inside), real EXR files.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -220,6 +221,32 @@ def test_stalled_uploads_hold_no_denoise_slot_and_time_out(model, good):
         wait_for(lambda: app.state.uploading.count == 0 and app.state.queue.admitted == 0)
         metrics = httpx.get(f"{base_url}/metrics").text
         assert 'status="499"' in metrics and 'status="500"' not in metrics
+        assert httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)},
+                          timeout=60).status_code == 200
+
+
+def test_a_dripping_upload_is_cut_off_by_the_minimum_rate(model, good, monkeypatch):
+    """One byte every 0.2 s never trips the idle limit (30 s) but, once the grace period is
+    over, is far below --min-upload-rate: 408 upload_too_slow, the place freed, long before
+    --timeout. A normal upload is untouched by the rule."""
+    import service.config
+
+    monkeypatch.setattr(service.config, "UPLOAD_GRACE_S", 1.0)
+    app = make_app(model, queue=0, workers=1, uploads=1, min_upload_rate=16, timeout=120)
+    body = multipart({"file": good})
+    with server_thread(app) as base_url:
+        sock = send_raw(base_url, body[:200], declared=len(body))
+        wait_for(lambda: app.state.uploading.count == 1)
+        began = time.monotonic()
+        for byte in body[200:400]:  # drip until the server answers
+            if select.select([sock], [], [], 0.2)[0]:
+                break
+            sock.sendall(bytes([byte]))
+        reply = answer(sock)
+        sock.close()
+        assert reply.startswith("HTTP/1.1 408") and "upload_too_slow" in reply, reply
+        assert "--min-upload-rate" in reply and time.monotonic() - began < 20
+        wait_for(lambda: app.state.uploading.count == 0)
         assert httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)},
                           timeout=60).status_code == 200
 
