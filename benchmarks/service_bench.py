@@ -84,13 +84,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(model: str, queue: int, log: Path):
+def server(model: str, queue: int, log: Path, *flags: str):
+    """A `mcdenoise serve` of ``model`` on 127.0.0.1 (``flags``: more of its options); yields
+    (base URL, pid) once it is ready."""
     port = free_port()
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "mcdenoise.cli", "serve", "--host", "127.0.0.1", "--port",
              str(port), "--model", model, "--queue", str(queue), "--device", "cpu",
-             "--log-level", "info"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+             "--log-level", "info", *flags], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

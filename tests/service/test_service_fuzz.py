@@ -7,6 +7,11 @@ frame afterwards. Bounded: a few dozen examples per operation, no deadline.
 """
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
 import httpx
 import jsonschema_rs
 import pytest
@@ -19,7 +24,17 @@ from schemathesis.core.parameters import ParameterLocation
 from service_support import KEY, exr_bytes, keyed_server, make_frame
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
-MAX_EXAMPLES = 50
+# benchmarks/reliability_bench.py runs this module with more examples and collects the status
+# of every response (MCDENOISE_FUZZ_STATUSES: a JSON file written when the module ends).
+MAX_EXAMPLES = int(os.environ.get("MCDENOISE_FUZZ_EXAMPLES", "50"))
+STATUSES: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_statuses():
+    yield
+    if os.environ.get("MCDENOISE_FUZZ_STATUSES"):
+        Path(os.environ["MCDENOISE_FUZZ_STATUSES"]).write_text(json.dumps(dict(STATUSES)))
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +105,7 @@ def test_api_conforms_to_its_schema(method, path, mode, api_schema, fuzz_server)
             case.headers = {k: v for k, v in case.headers.items()
                             if k.lower() not in ("authorization", "x-api-key")}
         response = case.call(base_url=base_url, headers=headers, timeout=60)
+        STATUSES[str(response.status_code)] += 1
         # A 503 is only allowed as the deliberate answer of a full queue or a loading model.
         if response.status_code == 503:
             assert response.json()["error"] in ("queue_full", "not_ready")
