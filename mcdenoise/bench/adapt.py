@@ -52,7 +52,7 @@ def parse_budgets(text: str) -> list[float]:
 
 
 def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
-          val_data: Path | None, size: int = 128, seed: int = 0) -> Adapted:
+          val_data: Path | None, size: int, seed: int = 0) -> Adapted:
     """Fine-tune ``model`` (None: the shipped one) on the scene file ``scene`` for
     ``minutes``, on training views ``size`` pixels wide, into a run folder under ``root`` (a
     finished run there is reused)."""
@@ -74,9 +74,29 @@ def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
             val_images=64, ckpt_every=500, seed=seed))
     card = read_card(path)
     history = ((card.get("validation") or {}).get("history") or [])
+    before, after = ((history[0]["psnr_denoised_db"], history[-1]["psnr_denoised_db"])
+                     if len(history) > 1 else (None, None))
+    if val_data is not None and after is None:
+        # A run made without validation scenes at hand (their noisy pairs were not rendered):
+        # validate its model and the one it started from now, on the same scenes.
+        before, after = (validation_psnr(m, val_data) for m in (model, path))
     stream: dict[str, Any] = card["data"].get("stream", {})
     return Adapted(path, minutes, card["training"].get("seconds", time.perf_counter() - began),
                    card["training"]["steps"],
-                   card["data"]["views"]["per_file"] + stream.get("rendered", 0),
-                   history[0]["psnr_denoised_db"] if len(history) > 1 else None,
-                   history[-1]["psnr_denoised_db"] if len(history) > 1 else None)
+                   card["data"]["views"]["per_file"] + stream.get("rendered", 0), before, after)
+
+
+def validation_psnr(model: Path | None, val_data: Path) -> float | None:
+    """Mean PSNR (dB) of ``model`` (None: the shipped one) on the validation scenes of
+    ``val_data``, as training validates (train/mc.validate); None when it holds none."""
+    from mcdenoise.infer.denoise import load_denoiser
+    from mcdenoise.nn.modelfile import default_model_path
+    from mcdenoise.train.dataset import scan, validation_items
+    from mcdenoise.train.mc import validate
+
+    items = validation_items(scan(val_data))
+    if not items:
+        return None
+    denoiser = load_denoiser(model or default_model_path(), "cpu")
+    return round(validate(denoiser.model, denoiser.transform, items, denoiser.device)
+                 ["psnr_output"], 3)

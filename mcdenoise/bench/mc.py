@@ -67,8 +67,9 @@ class BenchMcConfig:
     adapt_val_data: Path | None = flag(
         None, metavar="DIR", help="validate each adaptation run on these scenes at its start "
         "and end (what adapting cost on the scene family)")
-    adapt_size: int = flag(128, metavar="PX", help="width of the adaptation's training views "
-                           "(0: the benchmark's --width, the size the shot is rendered at)")
+    adapt_size: int = flag(0, metavar="PX", help="width of the adaptation's training views "
+                           "(default 0: the benchmark's --width, the size the shot is rendered "
+                           "at; 128-pixel views of 256-pixel shots scored 0.7 dB lower)")
 
 
 @dataclass

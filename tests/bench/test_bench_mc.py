@@ -91,7 +91,7 @@ def test_bench_mc_adapts_the_model_to_each_scene_file(tmp_path, scene_file, caps
     [(scene, run)] = result["adaptation"]["0.5"].items()
     assert scene == str(scene_file) and run["steps"] > 0 and run["seconds"] < 30 + 60
     assert np.isfinite(result["scenes"][0]["adapted_0.5"]["psnr"])
-    [card_path] = (tmp_path / "data" / "adapt").glob("*-0.5min/model.safetensors")
+    [card_path] = (tmp_path / "data" / "adapt").glob("*-0.5min-32px/model.safetensors")  # views at --width
     card = read_card(card_path)
     assert card["lineage"][-1]["model"] == "ours.safetensors" and card["training"]["minutes"] == 0.5
     trained = {s for s in card["data"]["views"]["files"]}
