@@ -408,8 +408,9 @@ def farm_kills(folder: Path, kills: int) -> dict:
             "done_items": len(done), "lost": planned - len(done),
             "duplicated": sum(n - 1 for n in done.values()),
             "failed_records": sum(r["status"] == "failed" for r in lines),
-            "references_spp": sorted(set(references)), "summary": stdout.strip()[-300:],
-            "stderr_tail": stderr.strip()[-300:] if process.returncode else ""}
+            "references_spp": sorted(set(references)),
+            "summary": stdout.strip().splitlines()[-1].replace(str(out), "DIR") if stdout.strip() else "",
+            "stderr_tail": stderr.strip()[-300:].replace(str(out), "DIR") if process.returncode else ""}
 
 
 def _cmdline(process: psutil.Process) -> str:
