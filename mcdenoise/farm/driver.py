@@ -15,8 +15,9 @@ are asked for) and is the only writer of the manifest (farm/manifest.py); it hol
 process died (counted as retried); a scene that fails to load or render is recorded as failed
 and the other scenes go on. A re-run checks every finished file before skipping it
 (farm/resume.py) and refuses other settings or another renderer (farm/settings.py). Paths
-reach the workers absolute, so on a cluster they mean what they meant to the driver. Seeds are a hash of (dataset seed, scene, kind, index): the same command
-renders the same images, and every pair and pass has its own noise.
+reach the workers absolute, so on a cluster they mean what they meant to the driver. Seeds
+are a hash of (dataset seed, scene, kind, index): the same command renders the same images,
+and every pair and pass has its own noise.
 
 The directory layout, items, slugs and seeds are in farm/layout.py.
 """
