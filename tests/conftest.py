@@ -100,3 +100,15 @@ def scene_file(tmp_path_factory) -> Path:
     path = root / "scene.xml"
     path.write_text(SCENE_XML)
     return path
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray for a module's in-process farm tests (run_dataset leaves a Ray it did not
+    start running, and uses one that is)."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

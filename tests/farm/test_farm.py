@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -20,17 +19,6 @@ from mcdenoise.core.exr import read_frame
 from mcdenoise.farm.driver import DatasetConfig, run_dataset
 from mcdenoise.farm.layout import Item, item_seed
 from mcdenoise.farm.manifest import MANIFEST, read_manifest
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    """One local Ray for the in-process tests (run_dataset leaves a Ray it did not start)."""
-    import ray
-
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def manifest_lines(root: Path) -> list[dict]:

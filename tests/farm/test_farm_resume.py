@@ -3,7 +3,6 @@ is part of the dataset's settings."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,16 +13,6 @@ from mcdenoise.farm.driver import DatasetConfig, run_dataset
 from mcdenoise.farm.layout import Item
 from mcdenoise.farm.manifest import read_manifest
 from mcdenoise.farm.settings import SETTINGS, DatasetSettings, local_renderer
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def small(out, scene, **values) -> DatasetConfig:
