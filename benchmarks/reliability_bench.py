@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import socket
@@ -221,7 +222,7 @@ def fuzz(url: str, pid: int, files: dict[str, bytes], count: int) -> dict:
 
 def schemathesis_run(examples: int, folder: Path) -> dict:
     statuses = folder / "schemathesis_statuses.json"
-    env = {**__import__("os").environ, "MCDENOISE_FUZZ_EXAMPLES": str(examples),
+    env = {**os.environ, "MCDENOISE_FUZZ_EXAMPLES": str(examples),
            "MCDENOISE_FUZZ_STATUSES": str(statuses)}
     began = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -61,11 +61,12 @@ class UploadPace:
 
 
 class UploadTooSlow(Exception):
-    """The upload broke its UploadPace: ``why`` says how; ``received`` bytes had come."""
+    """The upload broke its UploadPace: ``code`` (upload_idle, upload_too_slow) and ``why``
+    say how; ``received`` bytes had come."""
 
-    def __init__(self, why: str, received: int) -> None:
-        super().__init__(why, received)
-        self.why, self.received = why, received
+    def __init__(self, code: str, why: str, received: int) -> None:
+        super().__init__(code, why, received)
+        self.code, self.why, self.received = code, why, received
 
 
 async def limited(stream: AsyncIterator[bytes], limit: int,
@@ -83,15 +84,15 @@ async def limited(stream: AsyncIterator[bytes], limit: int,
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:
-            raise UploadTooSlow(f"sent nothing for {pace.idle:g} s (the server's "
+            raise UploadTooSlow("upload_idle", f"sent nothing for {pace.idle:g} s (the server's "
                                 "--upload-idle-timeout)", received) from None
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge(received)
         elapsed = time.monotonic() - began
         if pace.min_rate and elapsed > pace.grace and received < pace.min_rate * elapsed:
-            raise UploadTooSlow(f"arrived at {received / elapsed / 1024:.1f} KiB/s, slower "
-                                f"than the server's --min-upload-rate of "
+            raise UploadTooSlow("upload_too_slow", f"arrived at {received / elapsed / 1024:.1f} "
+                                f"KiB/s, slower than the server's --min-upload-rate of "
                                 f"{pace.min_rate / 1024:g} KiB/s", received)
         yield chunk
 

@@ -59,7 +59,7 @@ async def receive_upload(request: Request, workdir: Path, limit: int,
         await drain(stream)
         raise too_large(error.received, limit) from None
     except UploadTooSlow as error:
-        raise ApiError(408, "upload_idle" if "nothing" in error.why else "upload_too_slow",
+        raise ApiError(408, error.code,
                        f"the upload {error.why}, after {error.received:,} bytes") from None
     except ClientDisconnect:
         raise ClientGone("upload") from None

@@ -14,6 +14,7 @@ the rest of the scene family.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,7 @@ def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
                    card["data"]["views"]["per_file"] + stream.get("rendered", 0), before, after)
 
 
+@functools.lru_cache(maxsize=None)  # the starting model is scored once for all runs
 def validation_psnr(model: Path | None, val_data: Path) -> float | None:
     """Mean PSNR (dB) of ``model`` (None: the shipped one) on the validation scenes of
     ``val_data``, as training validates (train/mc.validate); None when it holds none."""
