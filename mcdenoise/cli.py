@@ -4,7 +4,7 @@ subparser, built from the command's config dataclass (flags.py), and the functio
 photographic benchmark load torch, which `--help` should not wait for).
 
 Errors the user can fix (mcdenoise.errors.UserError: a bad flag, file or scene) print one line
-and exit 2; anything else is a bug and shows its traceback (exit 1).
+and exit 2; Ctrl-C exits 130; anything else is a bug and shows its traceback (exit 1).
 """
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"mcdenoise: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the shell's convention (128 + SIGINT), which farm managers read
+        print("mcdenoise: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -297,6 +297,15 @@ def channel_layout(names: Any) -> dict[str, tuple[str, ...]]:
     return layout
 
 
+def find_layer(names: Any, layer: str, vector: bool = False) -> tuple[str, ...] | None:
+    """The full names of ``layer``'s R, G, B channels (``vector``: X, Y, Z first, as normals
+    are often stored) among ``names``; None when the layer has no complete triple. A layer
+    is a channel-name prefix: ``diffuse`` for diffuse.R, ``ViewLayer.DiffCol`` for Blender's."""
+    channels = {full.rpartition(".")[2]: full for full in names
+                if full.rpartition(".")[0] == layer}
+    return _pick(channels, _XYZ + _RGB if vector else _RGB)
+
+
 def _find_aux(groups: dict[str, dict[str, str]], role: str, scope: str) -> tuple | None:
     """Channels of ``role`` in a layer directly under ``scope`` ("" = top level)."""
     if role == "depth" and scope == "" and "Z" in groups.get("", {}):
@@ -376,6 +385,20 @@ def read_frame(path: str | os.PathLike) -> Frame:
     return Frame(color=roles.pop("color"), **{r: a for r, a in roles.items()},
                  metadata=metadata, extra=pixels, channel_names=dict(layout),
                  channel_types=types)
+
+
+def read_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every channel of an EXR file as (H, W) float32, by full name (ExrError as read_frame
+    for a file that is broken, deep, subsampled or of parts of different sizes). For files
+    that hold no colour, such as a separate normal pass."""
+    parts = _scan(path, check_chunks=True)
+    for part in parts:
+        if part.get("type", "").startswith("deep") or part["dataWindow"] != parts[0]["dataWindow"]:
+            raise ExrError(path, "deep or multi-size files are not supported here")
+        if any((xs, ys) != (1, 1) for _, xs, ys in part["channels"].values()):
+            raise ExrError(path, "subsampled channels are not supported")
+    _, pixels = _decode_pixels(path, len(parts))
+    return {name: np.asarray(array, dtype=np.float32) for name, array in pixels.items()}
 
 
 def _decode_pixels(path: Any, expected_parts: int) -> tuple[dict, dict[str, np.ndarray]]:

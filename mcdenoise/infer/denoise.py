@@ -69,14 +69,14 @@ def forward(model: torch.nn.Module, x: torch.Tensor, bf16: bool = True) -> torch
 
 @overload
 def denoise(model_or_path: Denoiser | str | os.PathLike, frames: Frame, tile: int = ...,
-            overlap: int = ..., use_aux: bool = ...) -> Frame: ...
+            overlap: int = ..., use_aux: bool = ..., scale: float | None = ...) -> Frame: ...
 @overload
 def denoise(model_or_path: Denoiser | str | os.PathLike, frames: list[Frame], tile: int = ...,
-            overlap: int = ..., use_aux: bool = ...) -> list[Frame]: ...
+            overlap: int = ..., use_aux: bool = ..., scale: float | None = ...) -> list[Frame]: ...
 
 
 def denoise(model_or_path, frames, tile: int = TILE, overlap: int = OVERLAP,
-            use_aux: bool = True):
+            use_aux: bool = True, scale: float | None = None):
     """The frame (or each frame of a list) with its colour denoised: (H, W, 3) linear HDR,
     same units as the input.
 
@@ -87,7 +87,8 @@ def denoise(model_or_path, frames, tile: int = TILE, overlap: int = OVERLAP,
     others go one by one. Albedo, normal, alpha, depth, extra layers and metadata are kept;
     metadata gains ``denoised`` (exposure scale used and the model's card summary).
     ``use_aux=False`` denoises from the colour alone even when the frame has albedo and normal
-    (``--no-aux``).
+    (``--no-aux``). ``scale``: one exposure scale for every frame instead of each frame's own
+    (``--input-scale``: a sequence whose frames must not flicker with their exposure).
     """
     denoiser = model_or_path if isinstance(model_or_path, Denoiser) else load_denoiser(model_or_path)
     single = isinstance(frames, Frame)
@@ -97,9 +98,10 @@ def denoise(model_or_path, frames, tile: int = TILE, overlap: int = OVERLAP,
     model.eval()
     try:
         if len(batch) > 1 and _batchable(batch, tile):
-            results = _denoise_batch(denoiser, batch, use_aux)
+            results = _denoise_batch(denoiser, batch, use_aux, scale)
         else:
-            results = [_denoise_one(denoiser, frame, tile, overlap, use_aux) for frame in batch]
+            results = [_denoise_one(denoiser, frame, tile, overlap, use_aux, scale)
+                       for frame in batch]
     finally:
         model.train(was_training)
     return results[0] if single else results
@@ -112,16 +114,18 @@ def _batchable(frames: list[Frame], tile: int) -> bool:
         == (first.height, first.width, first.albedo is None, first.normal is None) for f in frames)
 
 
-def _denoise_one(denoiser: Denoiser, frame: Frame, tile: int, overlap: int, use_aux: bool) -> Frame:
-    x, scale = frame_input(denoiser.transform, frame, use_aux)
+def _denoise_one(denoiser: Denoiser, frame: Frame, tile: int, overlap: int, use_aux: bool,
+                 scale: float | None) -> Frame:
+    x, scale = frame_input(denoiser.transform, frame, use_aux, scale=scale)
     x = torch.from_numpy(x)[None].to(denoiser.device)
     y = run_tiled(lambda part: decode_output(denoiser.transform, forward(denoiser.model, part)),
                   x, 3, tile, overlap)
     return _result(denoiser, frame, y[0], scale)
 
 
-def _denoise_batch(denoiser: Denoiser, frames: list[Frame], use_aux: bool) -> list[Frame]:
-    inputs = [frame_input(denoiser.transform, frame, use_aux) for frame in frames]
+def _denoise_batch(denoiser: Denoiser, frames: list[Frame], use_aux: bool,
+                   scale: float | None) -> list[Frame]:
+    inputs = [frame_input(denoiser.transform, frame, use_aux, scale=scale) for frame in frames]
     x = torch.from_numpy(np.stack([x for x, _ in inputs])).to(denoiser.device)
     y = decode_output(denoiser.transform, forward(denoiser.model, x))
     return [_result(denoiser, frame, y[i], scale) for i, (frame, (_, scale)) in enumerate(zip(frames, inputs))]

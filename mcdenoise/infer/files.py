@@ -1,49 +1,83 @@
 """`mcdenoise denoise IN... -o OUT`: denoise EXR files, folders and frame sequences.
 
-Inputs, expanded in the order given:
-- a file: that file;
-- a folder: its ``*.exr`` files (not recursive), sorted by name;
-- a sequence pattern, ``shot/frame.####.exr``: every existing file where the run of ``#``
-  stands for a frame number of at least that many digits, sorted by frame number.
+Which files are read and written (files, folders, ``####`` / ``%04d`` / ``@`` sequences,
+``--frames`` ranges, output patterns, ``--skip-existing``) is sequences.py's concern; which
+layers are denoised with which albedo and normal (``--layers``, ``--albedo-layer``,
+``--albedo FILE``...) is layers.py's. This module runs the frames and reports on them.
 
-Output: with one input file, ``-o`` may name the output ``.exr`` itself; otherwise ``-o`` is a
-folder and every output keeps its input's file name. Two inputs with the same name, or an
-output that would replace its own input, are refused before anything is denoised.
-
-Each output keeps every layer and header attribute of its input (only the colour changes),
-in the input's precision and (lossless) compression, and is written atomically. A frame that
-fails (a bad EXR, a missing buffer) is reported with its reason; the others go on, and the
-command exits 1. Many frames can be spread over Ray workers (``--workers N``), each loading
-the model once.
+Each output keeps every layer and header attribute of its input (only the denoised layers
+change), in the input's precision and (lossless) compression, and is written atomically: a
+crash, a kill or Ctrl-C never leaves half a file. A frame that fails (a bad EXR, a missing
+buffer or input) is reported with its reason and the others go on. Progress is a bar on a
+terminal and plain lines (frame k of n, elapsed, ETA) in a farm log; ``--report`` writes one
+JSON record per frame, rewritten after each. Many frames can be spread over Ray workers
+(``--workers N``), each loading the model once.
 """
 from __future__ import annotations
 
+import argparse
+import math
 import os
-import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mcdenoise.errors import ConfigError, UserError
-from mcdenoise.flags import add_command, flag
+from mcdenoise.errors import ConfigError
+from mcdenoise.flags import add_command, command_line, flag
 from mcdenoise.infer import OVERLAP, TILE
+from mcdenoise.infer.layers import BEAUTY, AuxSource, parse_layers
+from mcdenoise.infer.sequences import DenoiseInputError, Job, parse_frames, plan
 
-SEQUENCE = re.compile(r"#+")
+__all__ = ["DenoiseConfig", "DenoiseInputError", "run_denoise", "NONFINITE", "nonfinite_counts"]
+
 # What to do with NaN/Inf pixels; the service's nonfinite option takes the same words.
 NONFINITE = ("repair", "refuse")
+# Exit codes, as the farm managers read them (--help and the README list them).
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES = f"""exit codes:
+  {EXIT_DONE}    every frame denoised (or kept by --skip-existing)
+  {EXIT_FAILED}    some frames failed; each is named on its own line (and in --report)
+  {EXIT_BAD_ARGUMENTS}    bad arguments or inputs; nothing was denoised
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGINT): frames already written are whole, none is half-written
+"""
 
 
 @dataclass
 class DenoiseConfig:
     """`mcdenoise denoise`: flags map 1:1 onto these fields."""
     inputs: list[Path] = flag(positional=True, metavar="IN", default_factory=list,
-                              help="EXR file, folder of EXRs, or sequence such as shot/frame.####.exr")
+                              help="EXR file, folder of EXRs, or sequence such as "
+                                   "shot/frame.####.exr, shot/frame.%%04d.exr or frame.@@@@.exr")
     output: Path = flag(Path("denoised"), short="-o", metavar="OUT", required=True,
-                        help="output EXR (one input) or folder (outputs keep the input names)")
+                        help="output EXR (one input), pattern (out/frame.####.exr) or folder "
+                             "(outputs keep the input names)")
+    frames: str | None = flag(None, metavar="RANGE",
+                              help="frames of the sequence pattern(s) to denoise: 1001-1100, "
+                                   "1001-1100x2 (every 2nd), 1,5,9-12; a missing one fails alone")
     model: Path | None = flag(None, metavar="M",
                               help="model file from 'mcdenoise train' (default: the shipped model)")
+    layers: str = flag(BEAUTY, metavar="L,L",
+                       help="RGB layers or view layers to denoise, comma-separated: beauty (the "
+                            "main colour), diffuse, ViewLayer.DiffCol, a view layer's name...")
+    albedo: Path | None = flag(None, metavar="FILE",
+                               help="albedo from a separate EXR (file or pattern such as "
+                                    "albedo.####.exr) instead of the input's layer")
+    normal: Path | None = flag(None, metavar="FILE",
+                               help="normal from a separate EXR (file or pattern)")
+    albedo_layer: str | None = flag(None, metavar="LAYER",
+                                    help="albedo from this layer of the input (its R, G, B)")
+    normal_layer: str | None = flag(None, metavar="LAYER",
+                                    help="normal from this layer of the input (its X, Y, Z or R, G, B)")
     no_aux: bool = flag(False, help="ignore albedo and normal layers, denoise from the colour alone")
+    input_scale: float | None = flag(None, metavar="S",
+                                     help="one exposure scale for every frame (linear colour is "
+                                          "multiplied by S before the network and divided after), "
+                                          "so a sequence does not flicker with per-frame "
+                                          "exposure; default: each frame's own, which --report "
+                                          "records as exposure_scale")
+    blend: float = flag(0.0, help="share of the noisy input mixed back into the result, 0 to 1")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     precision: str = flag("auto", choices=("auto", "half", "float"),
                           help="pixel type of the output's colour; auto: as the input's "
@@ -57,92 +91,55 @@ class DenoiseConfig:
     workers: int = flag(0, help="spread frames over N Ray workers (default 0: in this process)")
     address: str | None = flag(None, help="Ray cluster to join with --workers (default: a local one)")
     overwrite: bool = flag(False, help="replace existing outputs")
+    skip_existing: bool = flag(False, help="keep outputs that exist and are valid EXRs (a "
+                                           "retried farm task then succeeds); broken ones are "
+                                           "denoised again")
+    report: Path | None = flag(None, metavar="FILE.json",
+                               help="write one JSON record per frame (input, output, seconds, "
+                                    "model, warnings), rewritten after each frame")
 
 
-class DenoiseInputError(UserError, ValueError):
-    """Inputs or outputs that cannot be used; the message names the path and the problem."""
+def check_config(config: DenoiseConfig) -> None:
+    """ConfigError for flag values that cannot work, before any file is touched."""
+    if config.precision not in ("auto", "half", "float"):
+        raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
+    if config.nonfinite not in NONFINITE:
+        raise ConfigError(f"--nonfinite must be repair or refuse, not {config.nonfinite!r}")
+    if not 0.0 <= config.blend <= 1.0:
+        raise ConfigError(f"--blend must be between 0 and 1, not {config.blend:g}")
+    if config.input_scale is not None and not (math.isfinite(config.input_scale)
+                                               and config.input_scale > 0):
+        raise ConfigError(f"--input-scale must be a positive number, not {config.input_scale:g}")
+    for role in ("albedo", "normal"):
+        if getattr(config, role) is not None and getattr(config, f"{role}_layer") is not None:
+            raise ConfigError(f"--{role} and --{role}-layer both name the {role}: give one")
+        if config.no_aux and (getattr(config, role) or getattr(config, f"{role}_layer")):
+            raise ConfigError(f"--no-aux contradicts --{role}/--{role}-layer")
+    try:
+        parse_layers(config.layers)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    parse_frames(config.frames)
 
 
-def expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files, folders and ``####`` sequences -> the EXR files they name, in order."""
-    found: list[Path] = []
-    for item in map(Path, inputs):
-        if SEQUENCE.search(item.name):
-            frames = sequence_files(item)
-            if not frames:
-                raise DenoiseInputError(f"{item}: no file matches this sequence")
-            found.extend(frames)
-        elif item.is_dir():
-            files = sorted(p for p in item.iterdir() if p.suffix.lower() == ".exr" and p.is_file())
-            if not files:
-                raise DenoiseInputError(f"{item}: the folder holds no .exr files")
-            found.extend(files)
-        elif item.is_file():
-            found.append(item)
-        else:
-            raise DenoiseInputError(f"{item}: no such file or folder")
-    return found
-
-
-def sequence_files(pattern: Path) -> list[Path]:
-    """Files matching ``name.####.exr`` (# = a digit; at least as many digits as #s), sorted
-    by frame number."""
-    runs = list(SEQUENCE.finditer(pattern.name))
-    run = runs[-1]  # the frame number is the last run of #s
-    prefix, suffix = pattern.name[:run.start()], pattern.name[run.end():]
-    matcher = re.compile(re.escape(prefix) + rf"(\d{{{len(run.group())},}})" + re.escape(suffix)
-                         + r"\Z")
-    folder = pattern.parent
-    if not folder.is_dir():
-        return []
-    numbered = []
-    for path in folder.iterdir():
-        match = matcher.match(path.name)
-        if match and path.is_file():
-            numbered.append((int(match.group(1)), path))
-    return [path for _, path in sorted(numbered)]
-
-
-def plan_outputs(files: list[Path], output: Path, overwrite: bool = False) -> list[tuple[Path, Path]]:
-    """(input, output) pairs (module docstring); DenoiseInputError for clashes."""
-    if not files:
-        raise DenoiseInputError("no input files given")
-    single = len(files) == 1 and output.suffix.lower() == ".exr"
-    if output.suffix.lower() == ".exr" and not single:
-        raise DenoiseInputError(f"-o {output}: {len(files)} inputs need an output folder, "
-                                "not a file name")
-    if not single and output.exists() and not output.is_dir():
-        raise DenoiseInputError(f"-o {output}: exists and is not a folder")
-    pairs, seen = [], {}
-    for path in files:
-        target = output if single else output / path.name
-        if target.name in seen and not single:
-            raise DenoiseInputError(f"{seen[target.name]} and {path} would both be written to "
-                                    f"{target}: denoise them into separate folders")
-        seen[target.name] = path
-        if target.resolve() == path.resolve():
-            raise DenoiseInputError(f"{path}: the output would replace the input; choose "
-                                    "another -o")
-        if target.exists() and not overwrite:
-            raise DenoiseInputError(f"{target} exists: pass --overwrite to replace it")
-        pairs.append((path, target))
-    return pairs
-
-
-def denoise_file(denoiser: Any, source: Path, target: Path, config: DenoiseConfig) -> dict[str, Any]:
-    """Read, denoise and write one frame; returns its timing. Raises ExrError/ValueError."""
+def denoise_file(denoiser: Any, job: Job, config: DenoiseConfig) -> dict[str, Any]:
+    """Read, denoise and write one frame; returns its record for the log and the report.
+    Raises ExrError/ValueError/OSError for a frame that cannot be done."""
     import warnings
 
     import numpy as np
 
     from mcdenoise.core.exr import output_format, read_frame, read_header, write_frame
     from mcdenoise.infer.denoise import denoise
+    from mcdenoise.infer.layers import blend, layer_frames, put_layer
 
     began = time.perf_counter()
-    header = read_header(source)
+    if job.missing:
+        raise ValueError(job.missing)
+    header = read_header(job.source)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = read_frame(source)
+        frame = read_frame(job.source)
     # read_frame's warning counts NaN/Inf in every role; say instead what happens to them.
     notes = [str(w.message) for w in caught if "non-finite" not in str(w.message)]
     counts = frame.metadata.get("nonfinite", {})
@@ -155,21 +152,33 @@ def denoise_file(denoiser: Any, source: Path, target: Path, config: DenoiseConfi
                      "0, Inf -> 65504)")
     if kept := {role: n for role, n in counts.items() if role not in bad}:
         notes.append(f"non-finite values passed through as they were ({nonfinite_counts(kept)})")
-    negative = int(np.count_nonzero(frame.color < 0))
-    if negative:
-        notes.append(f"{negative} negative colour values clamped to 0")
+    aux = AuxSource(config.albedo_layer, config.normal_layer, job.albedo, job.normal)
+    layers = layer_frames(frame, parse_layers(config.layers), aux)
     read_s = time.perf_counter() - began
-    result = denoise(denoiser, frame, tile=config.tile, overlap=config.overlap,
-                     use_aux=not config.no_aux)
+    result, scales = frame, {}
+    for name, channels, layer in layers:
+        negative = int(np.count_nonzero(layer.color < 0))
+        if negative:
+            notes.append(f"{name}: {negative} negative colour values clamped to 0")
+        out = denoise(denoiser, layer, tile=config.tile, overlap=config.overlap,
+                      use_aux=not config.no_aux, scale=config.input_scale)
+        scales[name] = out.metadata["denoised"]["exposure_scale"]
+        result = put_layer(result, channels, blend(out.color, layer.color, config.blend))
+        if tuple(channels) == tuple(frame.names("color")):
+            result.metadata["denoised"] = out.metadata["denoised"]
     denoise_s = time.perf_counter() - began - read_s
     precision, compression = output_format(header, frame.names("color"))
-    write_frame(result, target, precision=precision if config.precision == "auto" else config.precision,
+    write_frame(result, job.target,
+                precision=precision if config.precision == "auto" else config.precision,
                 compression=compression)
-    return {"input": str(source), "output": str(target), "width": frame.width,
-            "height": frame.height, "read_s": round(read_s, 3), "denoise_s": round(denoise_s, 3),
-            "total_s": round(time.perf_counter() - began, 3), "notes": notes,
-            "aux": [r for r in ("albedo", "normal") if getattr(frame, r) is not None
-                    and not config.no_aux]}
+    first = layers[0][2]
+    used = [] if config.no_aux else [r for r in ("albedo", "normal") if getattr(first, r) is not None]
+    return {"input": str(job.source), "output": str(job.target), "frame": job.frame,
+            "status": "done", "width": frame.width, "height": frame.height,
+            "layers": [name for name, _, _ in layers], "aux": used,
+            "exposure_scale": scales, "read_s": round(read_s, 3),
+            "denoise_s": round(denoise_s, 3), "seconds": round(time.perf_counter() - began, 3),
+            "warnings": notes}
 
 
 def nonfinite_counts(counts: dict[str, int]) -> str:
@@ -177,15 +186,16 @@ def nonfinite_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{role} {n}" for role, n in counts.items())
 
 
-def _denoise_all(denoiser: Any, pairs: list[tuple[Path, Path]], config: DenoiseConfig,
+def _denoise_all(denoiser: Any, jobs: list[Job], config: DenoiseConfig,
                  report: Callable[[dict[str, Any]], None]) -> None:
     from mcdenoise.core.exr import ExrError
 
-    for source, target in pairs:
+    for job in jobs:
         try:
-            report(denoise_file(denoiser, source, target, config))
+            report(denoise_file(denoiser, job, config))
         except (ExrError, ValueError, OSError) as error:
-            report({"input": str(source), "output": str(target), "error": str(error)})
+            report({"input": str(job.source), "output": str(job.target), "frame": job.frame,
+                    "status": "failed", "error": str(error)})
 
 
 def _load(config: DenoiseConfig) -> Any:
@@ -196,46 +206,95 @@ def _load(config: DenoiseConfig) -> Any:
     return load_denoiser(config.model if config.model else default_model_path(), device)
 
 
+class Report:
+    """``--report FILE.json``: the run and one record per frame, rewritten (atomically) after
+    every frame, so that a task killed half-way leaves the record of what it finished."""
+
+    def __init__(self, path: Path | None, config: DenoiseConfig, jobs: list[Job]) -> None:
+        from mcdenoise.nn.modelfile import default_model_path
+
+        self.path, self.rows = path, []
+        model = Path(config.model) if config.model else default_model_path()
+        self.head = {"command": command_line(["mcdenoise", "denoise"], config),
+                     "model": str(model), "frames_planned": len(jobs),
+                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    def add(self, row: dict[str, Any], state: str = "running") -> None:
+        self.rows.append(row)
+        self.write(state)
+
+    def write(self, state: str, exit_code: int | None = None) -> None:
+        if self.path is None:
+            return
+        import json
+
+        from mcdenoise.core.files import write_text
+
+        statuses = [row["status"] for row in self.rows]
+        summary = {s: statuses.count(s) for s in ("done", "skipped", "failed")}
+        write_text(self.path, json.dumps(
+            {**self.head, "state": state, "exit_code": exit_code, "summary": summary,
+             "frames": self.rows}, indent=1) + "\n")
+
+
 def run_denoise(config: DenoiseConfig) -> int:
-    """The command: 0 when every frame was denoised, 1 when any failed, 2 for bad arguments."""
+    """The command; returns the exit code (EXIT_CODES)."""
     from mcdenoise.core.files import choose_device
+    from mcdenoise.progress import Progress
 
-    if config.precision not in ("auto", "half", "float"):
-        raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
-    if config.nonfinite not in NONFINITE:
-        raise ConfigError(f"--nonfinite must be repair or refuse, not {config.nonfinite!r}")
+    check_config(config)
     choose_device(config.device)  # ConfigError for --device cuda without a device
-    pairs = plan_outputs(expand_inputs(config.inputs), Path(config.output), config.overwrite)
-    from tqdm import tqdm
-
+    jobs = plan(config.inputs, Path(config.output), frames=config.frames,
+                overwrite=config.overwrite, skip_existing=config.skip_existing,
+                albedo=config.albedo, normal=config.normal)
+    report_file = Report(config.report, config, jobs)
     failures: list[dict[str, Any]] = []
-    bar = tqdm(total=len(pairs), unit="frame", desc="denoise", disable=None, dynamic_ncols=True)
+    progress = Progress(len(jobs), "frame", "denoise", stream=sys.stdout)
 
     def report(row: dict[str, Any]) -> None:
-        if "error" in row:
+        if row["status"] == "failed":
             failures.append(row)
-            bar.write(f"FAILED {row['input']}: {row['error']}")
+            progress.message(f"FAILED {row['input']}: {row['error']}")
+        elif row["status"] == "skipped":
+            progress.message(f"{row['input']}: skipped, {row['output']} exists and is valid")
         else:
-            for note in row["notes"]:
-                bar.write(f"warning: {row['input']}: {note}")
-            bar.write(f"{row['input']} -> {row['output']} ({row['width']}x{row['height']}, "
-                      f"aux: {'+'.join(row['aux']) or 'none'}, {row['denoise_s']:.2f} s)")
-        bar.update(1)
+            for note in row["warnings"]:
+                progress.message(f"warning: {row['input']}: {note}")
+            progress.message(f"{row['input']} -> {row['output']} ({row['width']}x{row['height']}, "
+                             f"aux: {'+'.join(row['aux']) or 'none'}, {row['denoise_s']:.2f} s)")
+        report_file.add(row)
+        progress.advance(Path(row["input"]).name)
 
     began = time.perf_counter()
+    for job in (job for job in jobs if job.skip):
+        report({"input": str(job.source), "output": str(job.target), "frame": job.frame,
+                "status": "skipped"})
+    todo = [job for job in jobs if not job.skip]
     try:
-        if config.workers > 0:
-            _denoise_on_ray(pairs, config, report)
-        else:
-            _denoise_all(_load(config), pairs, config, report)
-    finally:
-        bar.close()
-    done = len(pairs) - len(failures)
-    print(f"{done} denoised, {len(failures)} failed ({time.perf_counter() - began:.1f} s)")
-    return 1 if failures else 0
+        if todo and config.workers > 0:
+            _denoise_on_ray(todo, config, report)
+        elif todo:
+            _denoise_all(_load(config), todo, config, report)
+    except KeyboardInterrupt:
+        progress.close()
+        report_file.write("interrupted", EXIT_INTERRUPTED)
+        print(f"interrupted: {len(report_file.rows)} of {len(jobs)} frames finished, none "
+              "half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress.close()
+    done = len(jobs) - len(failures)
+    code = EXIT_FAILED if failures else EXIT_DONE
+    report_file.write("finished", code)
+    skipped = len(jobs) - len(todo)
+    kept = f", {skipped} skipped (outputs kept)" if skipped else ""
+    print(f"{done - skipped} denoised, {len(failures)} failed{kept} "
+          f"({time.perf_counter() - began:.1f} s)")
+    for row in failures:
+        print(f"failed: {row['input']}: {row['error']}", file=sys.stderr)
+    return code
 
 
-def _denoise_on_ray(pairs: list[tuple[Path, Path]], config: DenoiseConfig,
+def _denoise_on_ray(jobs: list[Job], config: DenoiseConfig,
                     report: Callable[[dict[str, Any]], None]) -> None:
     """Spread the frames over ``config.workers`` Ray actors, each holding the model once."""
     import ray
@@ -256,26 +315,25 @@ def _denoise_on_ray(pairs: list[tuple[Path, Path]], config: DenoiseConfig,
             self.config = worker_config
             self.denoiser = _load(worker_config)
 
-        def run(self, chunk: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        def run(self, job: Job) -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = []
-            _denoise_all(self.denoiser, [(Path(a), Path(b)) for a, b in chunk], self.config,
-                         rows.append)
+            _denoise_all(self.denoiser, [job], self.config, rows.append)
             return rows
 
-    workers = [Worker.remote(config) for _ in range(min(config.workers, len(pairs)))]
+    workers = [Worker.remote(config) for _ in range(min(config.workers, len(jobs)))]
     # One frame per call keeps the workers evenly busy; results come back as they finish.
     pending = {}
-    queue = [(str(a), str(b)) for a, b in pairs]
+    queue = list(jobs)
     for worker in workers:
         if queue:
-            pending[worker.run.remote([queue.pop(0)])] = worker
+            pending[worker.run.remote(queue.pop(0))] = worker
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         worker = pending.pop(ready[0])
         for row in ray.get(ready[0]):
             report(row)
         if queue:
-            pending[worker.run.remote([queue.pop(0)])] = worker
+            pending[worker.run.remote(queue.pop(0))] = worker
 
 
 def register(commands) -> None:
@@ -283,5 +341,8 @@ def register(commands) -> None:
         commands, "denoise", DenoiseConfig, run_denoise,
         help="denoise EXR files, folders and frame sequences",
         description="Denoise EXR frames. Every layer and header attribute is kept; only the "
-                    "colour changes. Albedo and normal layers are used when the file has them. "
-                    "Large frames are denoised in overlapping tiles at bounded memory.")
+                    "denoised layers change. Albedo and normal layers are used when the file "
+                    "has them. Large frames are denoised in overlapping tiles at bounded "
+                    "memory. For a farm task: --frames 1001-1010 --skip-existing --report "
+                    "task.json.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)

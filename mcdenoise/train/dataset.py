@@ -34,7 +34,7 @@ from mcdenoise.core.files import atomic_path
 from mcdenoise.core.frame import Frame
 from mcdenoise.errors import ConfigError
 from mcdenoise.farm.layout import Record
-from mcdenoise.farm.manifest import read_manifest
+from mcdenoise.farm.manifest import MANIFEST, read_manifest
 from mcdenoise.nn.model import MULTIPLE
 from mcdenoise.nn.transform import Transform, exposure_scale, frame_input, network_target
 
@@ -69,8 +69,17 @@ def split_of(scene: str) -> str:
 
 
 def scan(root: str | os.PathLike) -> list[SceneFiles]:
-    """Scenes of a farm directory whose pair is finished, in manifest order."""
+    """Scenes of a farm directory whose pair is finished, in manifest order. A folder with no
+    manifest of its own whose subfolders are farm directories (the parts that a farm
+    manager's tasks rendered, one DIR each) gives their union, parts in name order; a scene
+    in two parts counts once."""
     root = Path(root)
+    if not (root / MANIFEST).exists() and root.is_dir():
+        union: dict[str, SceneFiles] = {}
+        for part in sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()):
+            for files in scan(part):
+                union.setdefault(files.scene, files)
+        return list(union.values())
     by_scene: dict[str, dict[tuple[str, int], Record]] = {}
     for record in read_manifest(root).values():
         if record.done:

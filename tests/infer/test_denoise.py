@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mcdenoise.cli import main
-from mcdenoise.infer.files import DenoiseInputError, expand_inputs, plan_outputs
+from mcdenoise.infer.sequences import DenoiseInputError, expand_inputs, plan
 from mcdenoise.core.exr import read_frame, read_header, write_frame
 from mcdenoise.infer.denoise import denoise, load_denoiser
 from mcdenoise.nn.transform import signed_normals
@@ -31,12 +31,17 @@ def test_inputs_expand_from_files_folders_and_sequences(tmp_path):
                  "other.0001.exr", "notes.txt"):
         (shot / name).parent.mkdir(exist_ok=True)
         (shot / name).write_bytes(b"")
-    # At least four digits, ordered by number (12345 after 0010), not by name.
-    assert [p.name for p in expand_inputs([shot / "frame.####.exr"])] == [
-        "frame.0002.exr", "frame.0010.exr", "frame.12345.exr"]
-    assert [p.name for p in expand_inputs([shot])] == [
-        "frame.0002.exr", "frame.0010.exr", "frame.01.exr", "frame.12345.exr", "other.0001.exr"]
-    assert expand_inputs([shot / "other.0001.exr"]) == [shot / "other.0001.exr"]
+
+    def names(*inputs):
+        return [p.name for p, _, _ in expand_inputs(list(inputs))]
+
+    # At least four digits, ordered by number (12345 after 0010), not by name; the three
+    # pattern syntaxes agree.
+    for pattern in ("frame.####.exr", "frame.%04d.exr", "frame.@@@@.exr"):
+        assert names(shot / pattern) == ["frame.0002.exr", "frame.0010.exr", "frame.12345.exr"]
+    assert names(shot) == ["frame.0002.exr", "frame.0010.exr", "frame.01.exr",
+                           "frame.12345.exr", "other.0001.exr"]
+    assert expand_inputs([shot / "other.0001.exr"]) == [(shot / "other.0001.exr", 1, None)]
     for bad, problem in ((shot / "missing.exr", "no such file"), (shot / "x.####.exr", "no file matches"),
                          (tmp_path, "no .exr files")):
         with pytest.raises(DenoiseInputError, match=problem):
@@ -48,17 +53,21 @@ def test_outputs_never_clash_or_replace_inputs(tmp_path):
     for path in (a, b):
         path.parent.mkdir()
         path.write_bytes(b"")
-    assert plan_outputs([a], tmp_path / "out.exr") == [(a, tmp_path / "out.exr")]
-    assert plan_outputs([a], tmp_path / "out") == [(a, tmp_path / "out" / "f.exr")]
+
+    def pairs(inputs, output, **options):
+        return [(job.source, job.target) for job in plan(inputs, output, **options)]
+
+    assert pairs([a], tmp_path / "out.exr") == [(a, tmp_path / "out.exr")]
+    assert pairs([a], tmp_path / "out") == [(a, tmp_path / "out" / "f.exr")]
     with pytest.raises(DenoiseInputError, match="both be written"):
-        plan_outputs([a, b], tmp_path / "out")
+        pairs([a, b], tmp_path / "out")
     with pytest.raises(DenoiseInputError, match="need an output folder"):
-        plan_outputs([a, tmp_path / "c.exr"], tmp_path / "out.exr")
+        pairs([a, b], tmp_path / "out.exr")
     with pytest.raises(DenoiseInputError, match="replace the input"):
-        plan_outputs([a], a.parent)
+        pairs([a], a.parent)
     with pytest.raises(DenoiseInputError, match="--overwrite"):
-        plan_outputs([a], b)
-    assert plan_outputs([a], b, overwrite=True) == [(a, b)]
+        pairs([a], b)
+    assert pairs([a], b, overwrite=True) == [(a, b)]
 
 
 def test_denoised_file_keeps_every_other_layer_and_the_header(tmp_path, models):
