@@ -2,7 +2,7 @@
 
 ``tests/data/shipped_model_golden.npz`` holds the shipped model's output on a fixed synthetic
 frame (whole, tiled, and without albedo/normal), written with the model's plain network when
-it was shipped (2026-12-03), so it also pins load_denoiser's widened heads to the plain ones. Convolution kernels differ in their last bits between CPUs (AVX2 and AVX-512
+it was shipped (re-pinned 2026-12-04 with the step-20,000 model), so it also pins load_denoiser's widened heads to the plain ones. Convolution kernels differ in their last bits between CPUs (AVX2 and AVX-512
 machines both run CI), so the stored arrays are compared with a tight tolerance; the
 bit-for-bit check is against the forward pass written out step by step, on this machine.
 """
