@@ -58,6 +58,10 @@ class PhotoBenchConfig:
     preset: str = flag(DEFAULT_PRESET, choices=tuple(PRESETS),
                        help=f"defaults for the flags marked 'preset' (default {DEFAULT_PRESET})")
     steps: int | None = flag(None, preset=True, help="training steps per run")
+    stop_at: int | None = flag(None, metavar="N",
+                               help="train only up to step N of the --steps schedule, then test "
+                                    "and report that (a partial result, marked so); repeat with "
+                                    "--resume and a larger N (or none) to continue")
     crop: int | None = flag(None, preset=True, help="training crop side")
     batch: int | None = flag(None, preset=True, help="crops per step")
     width: int | None = flag(None, preset=True, choices=(48, 32, 16), help="U-Net width")
@@ -123,6 +127,7 @@ def resolve(config: PhotoBenchConfig) -> PhotoBenchConfig:
         (sets and set(sets) <= set(TEST_SETS), f"--test-sets: a list of {', '.join(TEST_SETS)}"),
         (Path(filled.data_root).is_dir(), f"--data-root {filled.data_root}: no such folder"),
         (filled.steps >= 1 and filled.batch >= 1, "--steps and --batch must be at least 1"),
+        (filled.stop_at is None or filled.stop_at >= 1, "--stop-at must be at least 1"),
         (filled.crop >= 32 and filled.crop % 32 == 0, "--crop must be a multiple of 32"),
         (filled.width in WIDTHS, f"--width must be one of {', '.join(map(str, WIDTHS))}"),
         (filled.lr > 0, "--lr must be positive"),

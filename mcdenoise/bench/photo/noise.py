@@ -15,7 +15,7 @@ the corruption destroyed it (Bernoulli: the dropped pixels; all ones for the oth
 | gaussian | std dev sigma in 8-bit levels (x + N(0, (sigma/255)^2)) | [0, 50] | 25 | l2 |
 | poisson  | lambda: P(lambda x) / lambda, photons at x = 1 | [0.001, 50] | 30 | l2     |
 | bernoulli| p: probability that a pixel is dropped (set to 0) | [0, 0.95] | 0.5 | masked_l2 |
-| text     | p: fraction of pixels covered by random strings   | [0, 0.5]  | 0.25 | l1     |
+| text     | p: fraction of pixels touched by random strings   | [0, 0.5]  | 0.25 | l1     |
 | impulse  | p: probability that a pixel gets a uniform random colour | [0, 0.95] | 0.7 | l0 |
 
 In training the parameter is drawn uniformly from the range separately for every example (and
@@ -92,39 +92,57 @@ def _font(size: int):
 
 def text_mask(shape: tuple[int, int], p: float, rng: np.random.Generator,
               max_strings: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    """Random strings drawn until they cover a fraction ``p`` of an (H, W) image.
+    """Random strings drawn until they touch a fraction ``p`` of an (H, W) image.
 
-    Returns (covered (H, W) bool, colours (H, W, 3) float32): each string has a random length
-    (1-12 characters), position, height (TEXT_SIZES pixels, at most half the shorter side)
-    and uniformly random colour; later strings are drawn over earlier ones."""
+    Returns (alpha (H, W) float32 in [0, 1], overlay (H, W, 3) float32): the image with text
+    is ``clean * (1 - alpha) + overlay`` (``overlay`` is the text colour premultiplied by
+    ``alpha``). Each string has a random length (1-12 characters), position, height
+    (TEXT_SIZES pixels, at most half the shorter side) and a uniformly random colour; it is
+    rendered anti-aliased (as text is drawn on photographs) and composited "over" the strings
+    before it. The coverage, the paper's p, is the fraction of pixels any string touches
+    (alpha > 0): counted so, p = 0.25 gives an input PSNR of about 17 dB on the test sets, the
+    paper's 17.12 dB (Figure 3); counting only fully inked pixels gives about 14.5 dB."""
     from PIL import Image, ImageDraw
 
     h, w = shape
-    covered = np.zeros((h, w), bool)
-    colours = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    overlay = np.zeros((h, w, 3), np.float32)
+    touched, target = 0, p * h * w
     largest = max(4, min(TEXT_SIZES[1], min(h, w) // 2))
     smallest = min(TEXT_SIZES[0], largest)
     for _ in range(max_strings):
-        if covered.mean() >= p:
+        if touched >= target:
             break
         size = int(rng.integers(smallest, largest + 1))
         string = "".join(rng.choice(list(_ALPHABET), int(rng.integers(1, 13))))
-        stencil = Image.new("L", (w, h), 0)
         # Start anywhere, even partly outside: text is cut by the image border as in photos.
-        xy = (int(rng.integers(-size, w)), int(rng.integers(-size, h)))
-        ImageDraw.Draw(stencil).text(xy, string, fill=255, font=_font(size))
-        ink = np.asarray(stencil) > 127  # hard edges: a pixel is text or it is not
-        covered |= ink
-        colours[ink] = rng.random(3, dtype=np.float32)
-    return covered, colours
+        x0, y0 = int(rng.integers(-size, w)), int(rng.integers(-size, h))
+        colour = rng.random(3, dtype=np.float32)
+        font = _font(size)
+        left, top, right, bottom = font.getbbox(string)
+        # Only the string's box is rendered (whole-image stencils cost too much on 768x512).
+        sw, sh = right - min(left, 0) + 2, bottom - min(top, 0) + 2
+        stencil = Image.new("L", (sw, sh), 0)
+        ImageDraw.Draw(stencil).text((-min(left, 0), -min(top, 0)), string, fill=255, font=font)
+        a = np.asarray(stencil, np.float32) / np.float32(255.0)
+        ox, oy = x0 + min(left, 0), y0 + min(top, 0)  # the stencil's origin in the image
+        ya, yb, xa, xb = max(oy, 0), min(oy + sh, h), max(ox, 0), min(ox + sw, w)
+        if ya >= yb or xa >= xb:
+            continue
+        a = a[ya - oy:yb - oy, xa - ox:xb - ox]
+        before = alpha[ya:yb, xa:xb]
+        touched += int(((a > 0) & (before == 0)).sum())
+        alpha[ya:yb, xa:xb] = before * (1 - a) + a
+        overlay[ya:yb, xa:xb] = overlay[ya:yb, xa:xb] * (1 - a[..., None]) + colour * a[..., None]
+    return alpha, overlay
 
 
 def text(clean: np.ndarray, p: float, rng: np.random.Generator) -> Corrupted:
-    """Text overlays covering a fraction ``p`` of the pixels (see text_mask). The text colours
-    are unrelated to the image, so the mean of a pixel is pulled towards the average text
-    colour; its median is the true colour while p < 0.5 (hence the L1 loss)."""
-    covered, colours = text_mask(clean.shape[:2], p, rng)
-    return np.where(covered[..., None], colours, clean).astype(np.float32), _ones_mask(clean)
+    """Anti-aliased text overlays touching a fraction ``p`` of the pixels (see text_mask). The
+    text colours are unrelated to the image, so the mean of a pixel is pulled towards the
+    average text colour; its median is the true colour while p < 0.5 (hence the L1 loss)."""
+    alpha, overlay = text_mask(clean.shape[:2], p, rng)
+    return (clean * (1 - alpha[..., None]) + overlay).astype(np.float32), _ones_mask(clean)
 
 
 @dataclass(frozen=True)

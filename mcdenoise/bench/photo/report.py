@@ -155,8 +155,14 @@ def report_markdown(result: dict[str, Any], crops: Path, curves: Path) -> str:
     if gaps:
         lines += ["Noise2Noise against clean targets: " + "; ".join(gaps) + ".", ""]
     lines += ["Training time per variant: " + ", ".join(
-        f"{name} {v['seconds']:.0f} s ({v['steps']} steps, {v['skipped']} skipped)"
+        f"{name} {v['seconds']:.0f} s ({v['steps']} of {cfg['steps']} steps, {v['skipped']} skipped)"
         for name, v in result["variants"].items()) + ".", ""]
+    partial = [f"{name} at step {v['steps']}" for name, v in result["variants"].items()
+               if v.get("partial")]
+    if partial:
+        lines += [f"**Partial result** (the {cfg['steps']}-step schedule is not finished): "
+                  + ", ".join(partial) + ". The same command with `--resume` (and a larger "
+                  "`--stop-at`, or none) continues the runs.", ""]
     lines += [f"![example crops]({crops.name})", "",
               f"![validation PSNR during training]({curves.name})", ""]
     return "\n".join(lines)

@@ -193,7 +193,10 @@ def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
 
 def fingerprint(config: PhotoBenchConfig, targets: str, loss: str, data_card: dict) -> dict:
     """What must not change between invocations that continue or reuse a run."""
-    return {"noise": config.noise, "targets": targets, "loss": loss, "crop": config.crop,
+    # steps: the lr ramp-down and the L0 exponent (2 -> 0) follow the whole schedule, so a run
+    # is continued only with the --steps it started with (--stop-at trains part of it).
+    return {"noise": config.noise, "targets": targets, "loss": loss, "steps": config.steps,
+            "crop": config.crop,
             "batch": config.batch, "width": config.width, "lr": config.lr,
             "residual": config.residual, "seed": config.seed,
             "noise_range": list(param_range(config)), "train_images": data_card["images"],
@@ -217,15 +220,23 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
     state = load_checkpoint(checkpoint, torch.device("cpu")) if checkpoint.exists() else None
     if state is not None:
         saved = json.loads((run / "photo.json").read_text()) if (run / "photo.json").exists() else {}
-        changed = [k for k in stamp if saved.get(k) != stamp[k]]
+        changed = [k for k in stamp if saved.get(k) != stamp[k]
+                   and not (k == "steps" and "steps" not in saved)]  # runs before it was stamped
+        if "steps" in changed:
+            raise ConfigError(f"{run} holds a run of {saved['steps']} steps: --resume continues it "
+                              f"only with --steps {saved['steps']} (its lr ramp-down and L0 "
+                              "exponent follow that schedule; use --stop-at for part of it), or "
+                              "choose another --work")
         if changed:
             raise ConfigError(f"{run} holds a run with other settings ({', '.join(changed)}); "
                               "choose another --work")
+    goal = min(config.stop_at or config.steps, config.steps)  # the step to reach now
     finished = state is not None and int(state["step"]) == config.steps and (run / MODEL_FILE).exists()
-    if state is not None and not finished and not config.resume:
+    reached = finished or (state is not None and goal < config.steps and int(state["step"]) >= goal)
+    if state is not None and not reached and not config.resume:
         raise ConfigError(f"{run} holds an unfinished run (step {state['step']} of {config.steps}): "
                           "pass --resume to continue it, or choose another --work")
-    if not finished:
+    if not reached:
         run.mkdir(parents=True, exist_ok=True)
         (run / "photo.json").write_text(json.dumps(stamp, indent=1) + "\n")
         train_config = TrainConfig(
@@ -235,13 +246,17 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
             ckpt_every=config.ckpt_every, resume=state is not None, loader_workers=0,
             seed=config.seed, device=config.device)
         task = photo_task(config, run, targets, loss, images, data_card, val_pairs, device)
-        fit(train_config, task, device)
+        fit(train_config, task, device, stop_at=goal)
         state = load_checkpoint(checkpoint, torch.device("cpu"))
-    else:
+    elif finished:
         print(f"{run}: finished run ({config.steps} steps) reused", flush=True)
+    else:
+        print(f"{run}: run at step {state['step']} of {config.steps} reused (--stop-at {goal}); "
+              "it is tested as a partial result", flush=True)
     net = UNet(UNetConfig(3, 3, config.width, bool(config.residual))).to(device)
     net.load_state_dict(state["model"])
     return net.eval(), {"run": str(run), "steps": int(state["step"]),
+                        "partial": int(state["step"]) < config.steps,
                         "seconds": round(float(state["elapsed_s"]), 1),
                         "skipped": int(state["skipped"]), "val": json.loads(state["history"]),
                         "reused": finished}
@@ -258,8 +273,28 @@ def machine(device: torch.device) -> str:
     return f"{describe()}; trained on {where}; torch {torch.__version__}"
 
 
+def _terminate_as_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_photo_bench(config: PhotoBenchConfig) -> int:
-    """The CLI's `bench photo`: train, test, baselines, JSON + Markdown report + figures."""
+    """The CLI's `bench photo`: train, test, baselines, JSON + Markdown report + figures.
+
+    SIGTERM (kill PID) acts as Ctrl-C: the trainer checkpoints the last finished step, so a
+    background run (nohup ... &, where SIGINT is ignored) continues with --resume from there."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        try:
+            return _run_photo_bench(config)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return _run_photo_bench(config)
+
+
+def _run_photo_bench(config: PhotoBenchConfig) -> int:
     from mcdenoise.bench.photo import baselines
     from mcdenoise.bench.photo import noise as noises
     from mcdenoise.core.files import choose_device
