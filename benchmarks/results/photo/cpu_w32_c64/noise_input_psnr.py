@@ -1,9 +1,9 @@
 # Input PSNR of the text (p = 0.25) and impulse (p = 0.7) test noise on the whole test sets:
-#   .venv/bin/python benchmarks/results/photo/cpu_w32_c64/noise_input_psnr.py  (needs the images at the path below)
-import sys, time, numpy as np
+#   .venv/bin/python benchmarks/results/photo/cpu_w32_c64/noise_input_psnr.py  (images: $MCDENOISE_IMAGES or ../shared/data/images)
+import os, sys, time, numpy as np
 from mcdenoise.bench.photo import noise as N
 from mcdenoise.bench.photo.images import load_test_set, to_float, psnr8, test_noise_rng, TEST_SEED
-root="/work/shared/data/images"
+root = os.environ.get("MCDENOISE_IMAGES", "../shared/data/images")  # from the repository root
 for noise, p in (("text",0.25),("impulse",0.7)):
     means=[]
     for name in ("kodak24","bsd300","set14"):
