@@ -74,7 +74,8 @@ class TrainConfig:
         None, metavar="MODEL", help="start from this model file's weights ('default': the "
         "shipped model) instead of random ones: its network and transform are kept (width, "
         "inputs, head, exposure and output map come from its card) and its card's lineage "
-        "continues in the new card")
+        "continues in the new card; a larger --width grows the network around the same "
+        "function (nn/widen.py)")
     width: int | None = flag(None, preset=True, choices=(48, 32, 24, 16),
                              help="U-Net width: 48 the paper's, 32 and 24 lighter, 16 tiny")
     inputs: str = flag("full", choices=("color", "albedo", "full"),
@@ -256,10 +257,10 @@ def init_fields(config: TrainConfig) -> dict[str, Any]:
     if not inputs or network.out_channels != 3:
         raise ConfigError(f"--init {path}: inputs {list(transform.inputs)} and "
                           f"{network.out_channels} outputs are no network `train` makes")
-    if config.width is not None and config.width != network.width:
-        raise ConfigError(f"--init {path} holds a {network.width}-wide network; --width "
-                          f"{config.width} would need another (drop --width)")
-    return {"width": network.width, "inputs": inputs[0], "kernel": network.kernel,
+    if config.width is not None and config.width < network.width:
+        raise ConfigError(f"--init {path} holds a {network.width}-wide network; it can grow "
+                          f"(--width larger), not shrink to --width {config.width}")
+    return {"width": config.width or network.width, "inputs": inputs[0], "kernel": network.kernel,
             "kernel_space": network.kernel_space, "scales": network.scales,
             "residual": network.residual or bool(network.kernel), "exposure": transform.exposure,
             "output_map": config.output_map if network.kernel and network.kernel_space == "linear"

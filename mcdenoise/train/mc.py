@@ -173,6 +173,13 @@ def init_weights(config: TrainConfig, network) -> dict[str, Any] | None:
     from mcdenoise.nn.modelfile import load_model
 
     model, _, _ = load_model(init_path(config.init))
+    if model.config.width < network.width:  # --width grows it: the same function, wider
+        from dataclasses import replace
+
+        from mcdenoise.nn.widen import widen
+
+        if replace(model.config, width=network.width) == network:
+            model = widen(model, network.width, seed=config.seed)
     if model.config != network:
         raise ConfigError(f"--init {config.init}: its network {model.config} is not the one "
                           f"this run trains ({network})")

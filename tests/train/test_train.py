@@ -137,17 +137,55 @@ def test_init_starts_from_the_model_and_continues_its_lineage(first_run, tmp_pat
     assert [g["steps"] for g in read_card(again["model"])["lineage"]] == [4, 2]
 
 
-def test_init_refuses_another_network_or_a_file_that_is_no_model(first_run, tmp_path):
+def test_init_with_a_larger_width_grows_the_model_around_the_same_function(first_run, tmp_path):
+    """--init MODEL --width 24 on a 16-wide model: a 24-wide network whose step-0 validation
+    output is the model's own (nn/widen.py keeps the function), then trained; a 24-wide model
+    cannot be shrunk back to 16."""
+    from mcdenoise.nn.modelfile import load_model
     from mcdenoise.train.config import resolve
 
-    with pytest.raises(ValueError, match="16-wide"):
-        resolve(tiny_config(first_run / "data", tmp_path / "a", init=str(first_run / MODEL_FILE),
-                            width=24))
+    grown = train(tiny_config(first_run / "data", tmp_path / "grown",
+                              init=str(first_run / MODEL_FILE), width=24, steps=2, val_every=2))
+    assert (tmp_path / "grown" / "val" / "step_000000.png").read_bytes() == \
+        (first_run / "val" / "step_000004.png").read_bytes()
+    model, _, card = load_model(grown["model"])
+    parent = read_card(first_run / MODEL_FILE)["architecture"]
+    assert model.config.width == 24 and card["architecture"]["parameters"] > 2 * parent["parameters"]
+    assert {k: v for k, v in card["architecture"].items() if k not in ("width", "parameters")} == \
+        {k: v for k, v in parent.items() if k not in ("width", "parameters")}
+    with pytest.raises(ValueError, match="24-wide.*shrink"):
+        resolve(tiny_config(first_run / "data", tmp_path / "a", init=grown["model"], width=16))
+
+
+def test_widen_keeps_the_output_and_trains_the_new_channels():
+    from mcdenoise.nn.model import UNet
+    from mcdenoise.nn.widen import widen
+
+    torch.manual_seed(0)
+    narrow = UNet(UNetConfig(in_channels=9, width=16, kernel=5, kernel_space="linear", scales=5))
+    for p in narrow.parameters():  # a "trained" network: no zero heads
+        p.data.normal_(0, 0.05)
+    wide = widen(narrow, 24)
+    assert sum(p.numel() for p in wide.parameters()) > 2 * sum(p.numel() for p in narrow.parameters())
+    x = torch.rand(2, 9, 32, 64)
+    with torch.no_grad():
+        a, b = narrow(x), wide(x)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    (wide(x) - 1).square().mean().backward()
+    # the zero weights from new channels into old ones get a gradient at once
+    assert wide.dec_b[0].weight.grad[:32, 32:].abs().sum() > 0
+    with pytest.raises(ValueError, match="narrow"):
+        widen(wide, 16)
+
+
+def test_init_refuses_a_file_that_is_no_model(first_run, tmp_path):
+    from mcdenoise.train.config import resolve
+
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="--init"):
         resolve(tiny_config(first_run / "data", tmp_path / "b", init=str(junk)))
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert not (tmp_path / "b").exists()
 
 
 def test_a_nonfinite_loss_skips_the_step_and_is_counted(first_run, tmp_path, monkeypatch):

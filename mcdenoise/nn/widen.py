@@ -1,0 +1,68 @@
+"""Grow a trained U-Net to a larger width without changing what it computes.
+
+``widen(model, width)`` builds the ``width``-wide network of the same configuration and copies
+the trained weights into it: every conv keeps its old output channels with their old weights,
+its new output channels get fresh He-initialised weights, and the weights that would carry a
+new channel into an old one are zero. The wider network therefore returns exactly the old
+network's output at the start, and training gives the new channels a use from there: the
+gradient reaches the zero weights at once, because the new channels' activations are not zero.
+This is how the shipped model grows (``mcdenoise train --init default --width 24``) instead of
+starting a larger network from random weights, which loses hours of CPU training (the study in
+benchmarks/results/train_study.md: at equal CPU time the wider networks lagged behind).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from mcdenoise.nn.model import POOLS, UNet
+
+
+def _plan(model: UNet, width: int) -> dict[str, tuple[list[tuple[int, int]], tuple[int, int]]]:
+    """For each conv of ``model``: its input as concatenated segments (old size, new size),
+    in the order forward() concatenates them, and its outputs (old count, new count)."""
+    w, n = model.config.width, model.config.in_channels
+    head1, head2 = (round(4 * w / 3), round(4 * width / 3)), (round(2 * w / 3), round(2 * width / 3))
+    same = lambda conv: (conv.out_channels, conv.out_channels)  # noqa: E731
+    plan = {"enc0": ([(n, n)], (w, width)), "enc1": ([(w, width)], (w, width))}
+    plan.update({f"enc.{k}": ([(w, width)], (w, width)) for k in range(POOLS)})
+    # dec_a[0] takes the upsampled bottleneck (w) and the pool-4 skip (w); the later ones the
+    # previous level's 2w features and their skip (w).
+    plan["dec_a.0"] = ([(w, width), (w, width)], (2 * w, 2 * width))
+    plan.update({f"dec_a.{k}": ([(2 * w, 2 * width), (w, width)], (2 * w, 2 * width))
+                 for k in range(1, POOLS - 1)})
+    plan.update({f"dec_b.{k}": ([(2 * w, 2 * width)], (2 * w, 2 * width)) for k in range(POOLS - 1)})
+    plan["out_a"] = ([(2 * w, 2 * width), (n, n)], head1)
+    plan["out_b"] = ([head1], head2)
+    plan["out_c"] = ([head2], same(model.out_c))
+    plan.update({f"level_heads.{l}": ([(2 * w, 2 * width)], same(head))
+                 for l, head in enumerate(model.level_heads)})
+    return plan
+
+
+def widen(model: UNet, width: int, seed: int = 0) -> UNet:
+    """A ``width``-wide copy of ``model`` (same config otherwise) computing the same function;
+    the new channels' incoming weights are He-initialised from ``seed``. ``width`` must not be
+    smaller than the model's."""
+    if width < model.config.width:
+        raise ValueError(f"cannot narrow a {model.config.width}-wide network to {width}")
+    torch.manual_seed(seed)
+    wide = UNet(replace(model.config, width=width))
+    old = dict(model.named_modules())
+    new = dict(wide.named_modules())
+    with torch.no_grad():
+        for name, (segments, (out_old, out_new)) in _plan(model, width).items():
+            source, target = old[name], new[name]
+            assert target.weight.shape[:2] == (out_new, sum(b for _, b in segments)), name
+            # Old outputs read only old inputs: zero first, then the trained weights.
+            target.weight[:out_old].zero_()
+            target.bias[:out_old] = source.bias
+            start_old = start_new = 0
+            for size_old, size_new in segments:
+                target.weight[:out_old, start_new:start_new + size_old] = \
+                    source.weight[:, start_old:start_old + size_old]
+                start_old, start_new = start_old + size_old, start_new + size_new
+            if out_new > out_old:
+                target.bias[out_old:].zero_()
+    return wide.to(next(model.parameters()).device)
