@@ -128,6 +128,7 @@ function jobEntry(job) {
     runJobs();
   });
   $("jobs").append(li);
+  job.element = li;
   showJob(job);
   return li;
 }
@@ -423,10 +424,14 @@ function pixels(job, image, layer) {
 async function refresh() {
   const job = selected;
   if (!job || !job.id || !job.layers) {
+    $("viewports").dataset.pending = "layers";
     viewer.draw();
     return;
   }
+  $("viewports").dataset.pending = "pixels";
   const layer = settings.layer;
+  // Exposure and the view transform apply to light only.
+  $("exposure").disabled = $("transform").disabled = layerInfo(job, layer).kind !== "color";
   const wants = [pixels(job, "input", layer)];
   if (job.state === "done") wants.push(pixels(job, "output", layer));
   let got;
@@ -471,8 +476,10 @@ function recompute() {
     images.b = shown.b ? put("image-b", displayImage(shown.b, info.kind, options)) : null;
   }
   renders += 1;
+  // For tests and scripts: what is drawn, and whether more is coming for this job's state.
   $("viewports").dataset.renders = String(renders);
   $("viewports").dataset.layer = settings.layer;
+  $("viewports").dataset.pending = job.state === "done" && !shown.b ? "output" : "";
   viewer.draw();
   readout();
 }
@@ -547,12 +554,9 @@ $("file").addEventListener("change", () => {
 const drop = $("drop");
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (event) => {
-  event.preventDefault();
-  drop.classList.remove("over");
-  addFiles([...event.dataTransfer.files]);
-});
-// A file dropped anywhere else would make the browser open it and leave the page.
+drop.addEventListener("drop", () => drop.classList.remove("over"));
+// Files dropped anywhere on the page are taken (the drop bubbles here from the drop zone); the
+// browser would otherwise open the file and leave the page.
 window.addEventListener("dragover", (event) => event.preventDefault());
 window.addEventListener("drop", (event) => {
   event.preventDefault();
@@ -564,9 +568,6 @@ for (const radio of document.querySelectorAll("input[name=mode]")) {
 }
 $("layer").addEventListener("change", () => {
   settings.layer = $("layer").value;
-  const kind = selected ? layerInfo(selected, settings.layer).kind : "color";
-  // Exposure and the view transform apply to light only.
-  $("exposure").disabled = $("transform").disabled = kind !== "color";
   refresh();
 });
 $("exposure").addEventListener("input", () => {

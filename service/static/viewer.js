@@ -196,8 +196,7 @@ export function createViewer(root, canvases, scene, onPointer) {
       const at = pixelAt(event);
       // A notch of a mouse wheel (100 px) zooms by 2^(1/3); trackpads send smaller steps.
       const delta = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaY;
-      zoomTo(view.scale * Math.pow(2, -delta / 300), at.dx, at.dy);
-      report(event);
+      zoomTo(view.scale * Math.pow(2, -delta / 300), at.dx, at.dy);  // draw() reports
     }, { passive: false });
   }
 
