@@ -1,6 +1,6 @@
 """Denoise frames with a trained model: the one forward pass of the project.
 
-    denoiser = load_denoiser("RUN/model.safetensors")
+    denoiser = load_denoiser("RUN/model.safetensors")   # engine="openvino": OpenVINO on the CPU
     clean = denoise(denoiser, frame)          # Frame -> Frame, colour replaced, all else kept
     cleans = denoise(denoiser, [f1, f2, f3])  # a batch: one forward pass where they allow it
 
@@ -36,15 +36,29 @@ class Denoiser:
     device: torch.device = torch.device("cpu")
 
 
-def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = None) -> Denoiser:
+ENGINES = ("torch", "openvino")
+
+
+def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = None,
+                  engine: str = "torch") -> Denoiser:
     """A Denoiser from a model file (ModelFileError when it is not one); device None: CUDA
-    when available."""
+    when available. ``engine="openvino"`` runs the network with OpenVINO on the CPU
+    (infer/openvino.py; EngineError when the package is missing or the device is not the CPU)."""
     from mcdenoise.nn.modelfile import load_model
 
     from mcdenoise.nn.model import widen_heads
 
-    device = torch.device(device) if device is not None else choose_device("auto")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    device = torch.device(device) if device is not None else choose_device(
+        "cpu" if engine == "openvino" else "auto")
     model, transform, card = load_model(path, device)
+    if engine == "openvino":
+        from mcdenoise.infer.openvino import EngineError, OpenVinoNet
+
+        if device.type != "cpu":
+            raise EngineError(f"--engine openvino runs on the CPU, not on {device}")
+        return Denoiser(OpenVinoNet(model.eval()), transform, card, device)
     # The same function with channel counts that oneDNN and tensor cores run faster.
     model = widen_heads(model).to(memory_format=torch.channels_last).eval()
     return Denoiser(model, transform, card, device)

@@ -79,6 +79,10 @@ class DenoiseConfig:
                                           "records as exposure_scale")
     blend: float = flag(0.0, help="share of the noisy input mixed back into the result, 0 to 1")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
+    engine: str = flag("torch", choices=("torch", "openvino"),
+                       help="what runs the network: torch, or OpenVINO on the CPU (faster there, "
+                            "benchmarks/results/cpu_speed.md; needs the [openvino] extra; the "
+                            "first use of a model converts it, cached afterwards)")
     precision: str = flag("auto", choices=("auto", "half", "float"),
                           help="pixel type of the output's colour; auto: as the input's "
                                "(every other layer keeps its own type)")
@@ -203,7 +207,8 @@ def _load(config: DenoiseConfig) -> Any:
     from mcdenoise.nn.modelfile import default_model_path
 
     device = None if config.device == "auto" else config.device
-    return load_denoiser(config.model if config.model else default_model_path(), device)
+    return load_denoiser(config.model if config.model else default_model_path(), device,
+                         engine=config.engine)
 
 
 class Report:

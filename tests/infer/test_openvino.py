@@ -1,0 +1,61 @@
+"""The OpenVINO engine (`denoise --engine openvino`): the shipped model's output as torch's,
+through tiling and padding, from the file command, with its conversion cached on disk."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from mcdenoise.cli import main
+from mcdenoise.core.exr import read_frame, write_frame
+from mcdenoise.infer.denoise import denoise, load_denoiser
+from mcdenoise.infer.openvino import EngineError
+from mcdenoise.nn.modelfile import default_model_path
+from service_support import make_frame
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCDENOISE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "openvino"
+
+
+def test_openvino_denoises_as_torch_does_and_caches_the_conversion(cache):
+    # 150x97: padded to multiples of 32, and tiled (tile 96) so the seams are crossed too.
+    frame = make_frame(97, 150, seed=4)
+    torch_out = denoise(load_denoiser(default_model_path(), "cpu"), frame, tile=96, overlap=32)
+    first = load_denoiser(default_model_path(), "cpu", engine="openvino")
+    ov_out = denoise(first, frame, tile=96, overlap=32)
+    assert ov_out.color.shape == frame.color.shape and ov_out.albedo is not None
+    relative = np.abs(ov_out.color - torch_out.color) / (np.abs(torch_out.color) + 1e-3)
+    assert relative.max() < 1e-3, relative.max()
+    assert not np.allclose(ov_out.color, frame.color, rtol=1e-2)  # it did denoise
+    [converted] = cache.glob("*.xml")
+    assert converted.with_suffix(".bin").stat().st_size > 100_000
+    # A second load reads the cached conversion: the same file, the same output (to rounding).
+    again = denoise(load_denoiser(default_model_path(), "cpu", engine="openvino"), frame,
+                    tile=96, overlap=32)
+    assert list(cache.glob("*.xml")) == [converted]
+    np.testing.assert_allclose(again.color, ov_out.color, rtol=1e-5, atol=1e-6)
+
+
+def test_denoise_command_takes_the_engine(tmp_path):
+    source = tmp_path / "frame.exr"
+    write_frame(make_frame(64, 96, seed=1), source)
+    assert main(["denoise", str(source), "-o", str(tmp_path / "ov.exr"), "--engine", "openvino"]) == 0
+    assert main(["denoise", str(source), "-o", str(tmp_path / "torch.exr")]) == 0
+    ov, reference = read_frame(tmp_path / "ov.exr"), read_frame(tmp_path / "torch.exr")
+    np.testing.assert_allclose(ov.color, reference.color, rtol=2e-3, atol=1e-3)
+
+
+def test_a_missing_openvino_package_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now fails
+    with pytest.raises(EngineError, match=r"pip install 'mcdenoise\[openvino\]'"):
+        load_denoiser(default_model_path(), "cpu", engine="openvino")
+    source = tmp_path / "frame.exr"
+    write_frame(make_frame(32, 32), source)
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.exr"), "--engine",
+                 "openvino"]) == 2
+    assert "openvino" in capsys.readouterr().err
+    assert not (tmp_path / "out.exr").exists()
