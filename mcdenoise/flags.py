@@ -17,6 +17,14 @@ False is a switch, defaulting to True or None gets ``--x/--no-x``; ``list[Path]`
 of positional arguments. A help text that already says what its default is (the word
 "default") gets no suffix; ``preset=True`` marks a field filled from a preset table and lists
 each preset's value instead.
+
+A command registered with ``env_prefix`` (``add_command(..., env_prefix="MCDENOISE_")``) also
+reads each flag from the environment: ``--max-pixels`` from ``MCDENOISE_MAX_PIXELS``, a
+repeatable flag from a comma- or space-separated list, a switch from 1/true/yes/on or
+0/false/no/off. A flag on the command line wins over its variable; a variable's value is
+checked as the flag's would be, and a bad one is a UserError naming the variable
+(``resolve_env``, called by cli.main once the command is known, so a bad variable of one
+command never breaks another). ``env_table`` renders the variables as a Markdown table.
 """
 from __future__ import annotations
 
@@ -26,6 +34,10 @@ import typing
 from typing import Any
 
 _KEY = "flag"
+# argparse's default for the flags of a command that reads the environment: "not given on the
+# command line", so resolve_env can tell a flag given with its default value from an absent one.
+_UNSET = type("_Unset", (), {"__repr__": lambda self: "<not given>"})()
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def flag(default: Any = dataclasses.MISSING, *, help: str, positional: bool = False,
@@ -61,8 +73,9 @@ def _base_type(hint: Any) -> tuple[Any, bool]:
 
 
 def add_flags(parser: argparse.ArgumentParser, config_type: type,
-              presets: dict[str, dict] | None = None) -> None:
-    """One option per ``flag`` field of ``config_type`` (module docstring), in field order."""
+              presets: dict[str, dict] | None = None, env: bool = False) -> None:
+    """One option per ``flag`` field of ``config_type`` (module docstring), in field order.
+    ``env``: options not given default to a marker that resolve_env replaces."""
     hints = typing.get_type_hints(config_type)
     for field in dataclasses.fields(config_type):
         spec = field.metadata.get(_KEY)
@@ -92,29 +105,117 @@ def add_flags(parser: argparse.ArgumentParser, config_type: type,
         else:
             names = ([spec["short"]] if spec["short"] else []) + ["--" + field.name.replace("_", "-")]
             options["dest"] = field.name
-            if spec["append"]:
-                options.update(action="append", type=kind, default=default)
+            if spec["append"]:  # append copies a default list: None stands for "not given"
+                options.update(action="append", type=kind, default=None if env else default)
             elif kind is bool:
-                options["default"] = default
+                options["default"] = _UNSET if env else default
                 options["action"] = "store_true" if default is False \
                     else argparse.BooleanOptionalAction
             else:
                 options["type"] = kind
                 if has_default and not spec["required"]:
-                    options["default"] = default
+                    options["default"] = _UNSET if env else default
+                elif env:  # the variable may stand in for a required flag
+                    options["default"] = _UNSET
                 else:
                     options["required"] = True
         parser.add_argument(*names, **options)
 
 
 def add_command(commands, name: str, config_type: type, run: Any, presets: dict | None = None,
-                **parser_options: Any) -> argparse.ArgumentParser:
+                env_prefix: str | None = None, **parser_options: Any) -> argparse.ArgumentParser:
     """The subparser of command ``name``: its flags from ``config_type``, and ``run`` (the
-    function, or its "module:function" name) that cli.main calls with the parsed config."""
+    function, or its "module:function" name) that cli.main calls with the parsed config.
+    ``env_prefix``: the flags are read from variables with this prefix too (module
+    docstring); cli.main applies them with resolve_env."""
     parser = commands.add_parser(name, **parser_options)
-    add_flags(parser, config_type, presets)
-    parser.set_defaults(config=config_type, run=run)
+    add_flags(parser, config_type, presets, env=env_prefix is not None)
+    parser.set_defaults(config=config_type, run=run, env_prefix=env_prefix)
     return parser
+
+
+def env_name(prefix: str, field_name: str) -> str:
+    """The variable of a field: ``MCDENOISE_`` + ``max_pixels`` -> ``MCDENOISE_MAX_PIXELS``."""
+    return prefix + field_name.upper()
+
+
+def resolve_env(config_type: type, args: dict[str, Any], prefix: str | None,
+                environ: Any = None) -> dict[str, Any]:
+    """``args`` (argparse's values for ``config_type``) with every flag that the command line
+    did not give taken from its variable, when set, else left to the dataclass default.
+    Raises UserError naming the variable for a value the flag would refuse (not a number, not
+    one of the choices, empty), or naming flag and variable for a required one that neither
+    gives."""
+    import os
+
+    from mcdenoise.errors import UserError
+
+    environ = os.environ if environ is None else environ
+    hints = typing.get_type_hints(config_type)
+    resolved = dict(args)
+    for field in dataclasses.fields(config_type):
+        spec = field.metadata.get(_KEY)
+        if spec is None or spec["positional"] or field.name not in resolved:
+            continue
+        given = resolved[field.name]
+        if given is not _UNSET and not (spec["append"] and given is None):
+            continue
+        flag_name = "--" + field.name.replace("_", "-")
+        variable = env_name(prefix, field.name) if prefix else None
+        raw = environ.get(variable) if variable else None
+        if raw is None:
+            del resolved[field.name]
+            no_default = (field.default is dataclasses.MISSING
+                          and field.default_factory is dataclasses.MISSING)
+            if no_default or spec["required"]:
+                also = f" or set {variable}" if variable else ""
+                raise UserError(f"{flag_name} is required{also}")
+            continue
+        resolved[field.name] = _from_env(variable, flag_name, raw, hints[field.name], spec, UserError)
+    return resolved
+
+
+def _from_env(variable: str, flag_name: str, raw: str, hint: Any, spec: dict, error: type) -> Any:
+    """The value of ``variable`` (text ``raw``) as the field's type (module docstring)."""
+    kind, _ = _base_type(hint)
+    words = [w for w in raw.replace(",", " ").split()] if spec["append"] else [raw.strip()]
+    if not words or not all(words):
+        raise error(f"{variable} is set but empty (it stands for {flag_name}; unset it for "
+                    "the default)")
+    values = []
+    for word in words:
+        if kind is bool:
+            if word.lower() not in _TRUE + _FALSE:
+                raise error(f"{variable}={word[:64]!r}: expected 1/true/yes/on or "
+                            f"0/false/no/off (it stands for {flag_name})")
+            values.append(word.lower() in _TRUE)
+            continue
+        try:
+            value = kind(word)
+        except (TypeError, ValueError):
+            what = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+            raise error(f"{variable}={word[:64]!r}: not {what} (it stands for {flag_name})"
+                        ) from None
+        if spec["choices"] and value not in spec["choices"]:
+            raise error(f"{variable}={word[:64]!r}: must be one of "
+                        f"{', '.join(map(str, spec['choices']))} (it stands for {flag_name})")
+        values.append(value)
+    return values if spec["append"] else values[0]
+
+
+def env_table(config_type: type, prefix: str) -> str:
+    """A Markdown table of the variables of ``config_type``'s flags: variable, flag, default."""
+    rows = ["| Variable | Flag | Default |", "| --- | --- | --- |"]
+    for field in dataclasses.fields(config_type):
+        spec = field.metadata.get(_KEY)
+        if spec is None or spec["positional"]:
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else None
+        shown = "" if default is None else f"`{default:g}`" if isinstance(default, float) \
+            else f"`{default}`"
+        flag_name = "--" + field.name.replace("_", "-")
+        rows.append(f"| `{env_name(prefix, field.name)}` | `{flag_name}` | {shown} |")
+    return "\n".join(rows) + "\n"
 
 
 def command_line(words: list[str], config: Any) -> str:

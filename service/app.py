@@ -2,17 +2,22 @@
 
 Routes:
     POST /v1/denoise   EXR(s) in (multipart), denoised EXR out, every other layer kept
+    POST /v1/jobs      the same upload as a job: 202 at once, then /v1/jobs/{id}... (jobs.py,
+                       job_routes.py)
     POST /v1/preview   EXR in, its colour as raw float32 for the web page
     GET  /v1/models    the models served
     GET  /healthz      the process answers
     GET  /readyz       the models are loaded
     GET  /metrics      Prometheus text format
-    GET  /             the web page; /docs and /openapi.json the API docs
+    GET  /             the web page; /docs (Swagger UI, served from the package) and
+                       /openapi.json the API docs
 
 A request's life: admitted to the bounded queue (or 503), upload streamed to a temporary
 folder within the size limit, EXR headers checked, frames decoded on an I/O thread, denoised
 on a worker thread, encoded on an I/O thread, file streamed back; the folder is removed when
-the response has been sent. Nothing blocking runs on the event loop.
+the response has been sent. A job's life is the same up to its denoise slot; then the
+request answers 202 and the rest runs in a task of its own, which the client's leaving does
+not stop. Nothing blocking runs on the event loop.
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -41,10 +47,14 @@ from mcdenoise.infer.files import NONFINITE, nonfinite_counts
 from service.auth import LoopbackHostMiddleware, load_keys, require_key
 from service.config import GPU_BATCH, ServeConfig, is_loopback
 from service.errors import ApiError, ClientGone, ErrorBody, error_responses
-from service.inputs import download_name, load_inputs, read_exr
+from service.inputs import Upload, download_name, load_inputs, read_exr
+from service.job_routes import JobRuntime, add_job_routes
+from service.jobs import RUNNING, STATES, JobRecord, JobStore
 from service.limits import checked_header
+from service.logs import RequestIdMiddleware
 from service.monitoring import CONTENT_TYPE, Metrics, MetricsMiddleware
 from service.model_set import ModelSet, model_specs
+from service.pixels import save_layers, save_output
 from service.preview import DEFAULT_SIDE, preview_array
 from service.queue import InferenceQueue, Job, QueueFull, Ticket
 from service.upload import receive_upload
@@ -59,8 +69,7 @@ DENOISE_OPTIONS = ("precision", "model", "nonfinite")
 # The number of NaN/Inf values in colour, albedo and normal that were repaired, when any.
 REPAIRED_HEADER = "X-Nonfinite-Repaired"
 PREVIEW_OPTIONS = ("max_side",)
-ROUTES = {"/", "/healthz", "/readyz", "/metrics", "/v1/models", "/v1/denoise", "/v1/preview",
-          "/docs", "/openapi.json"}
+DOCS_ASSETS = "/docs/assets"
 _BINARY = {"type": "string", "format": "binary"}
 
 
@@ -70,7 +79,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     models = ModelSet(model_specs(config.model), config.device)
     keys = load_keys(config.api_key_file) if config.keys_required else None
     batch = config.batch or (GPU_BATCH if _uses_cuda(config.device) else 1)
-    metrics = Metrics(ROUTES)
+    metrics = Metrics()
 
     def run(model: str, frames: list) -> list:
         # Looked up at call time, so that tests can slow the denoiser down.
@@ -81,12 +90,15 @@ def create_app(config: ServeConfig) -> FastAPI:
     uploading = _Count(config.uploads)
     metrics.watch_queue(lambda: queue.depth, lambda: queue.admitted, lambda: uploading.count)
     workdirs = WorkDirs()
+    store = JobStore(config.job_ttl, config.job_store_bytes, config.jobs)
+    metrics.watch_jobs(store.counts, STATES, lambda: store.bytes)
     # Decoding and encoding threads; the denoise slots already bound how many need one.
     io_pool = ThreadPoolExecutor(max_workers=queue.capacity + 1, thread_name_prefix="mcdenoise-io")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         workdirs.start()
+        store.start()
         queue.start()
         threading.Thread(target=models.load, name="mcdenoise-load", daemon=True).start()
         log.info("serving %s (default %s) on %s:%s; API keys %s; queue %d, batch %d, "
@@ -97,22 +109,27 @@ def create_app(config: ServeConfig) -> FastAPI:
         yield
         queue.stop()
         io_pool.shutdown(wait=False, cancel_futures=True)
+        store.stop()
         workdirs.stop()
 
     app = FastAPI(
         title="mcdenoise", version=__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served below from the package, not from a CDN
         description="Noise2Noise denoiser for Monte Carlo renders. POST an EXR frame (colour, "
                     "optionally albedo and normal layers) to /v1/denoise and get the denoised "
-                    "EXR back, every other layer and header attribute kept. Errors are JSON: "
-                    '{"error": CODE, "detail": MESSAGE}.')
+                    "EXR back, every other layer and header attribute kept; or POST it to "
+                    "/v1/jobs, poll GET /v1/jobs/{id} and fetch /v1/jobs/{id}/result. Errors "
+                    'are JSON: {"error": CODE, "detail": MESSAGE}.')
     app.state.config, app.state.models, app.state.queue, app.state.metrics = (
         config, models, queue, metrics)
-    app.state.uploading, app.state.workdirs = uploading, workdirs
+    app.state.uploading, app.state.workdirs, app.state.jobs = uploading, workdirs, store
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if not keys and is_loopback(config.host):
         app.add_middleware(LoopbackHostMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer and log line has the id
     _add_error_handlers(app, metrics)
     guarded = [Depends(require_key(keys))] if keys else []
+    owner = require_key(keys) if keys else _nobody
 
     def check_ready() -> None:
         if not models.ready.is_set():
@@ -178,6 +195,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             work.folder = workdirs.new()
             return await asyncio.wait_for(run(), config.timeout)
         except asyncio.TimeoutError:
+            if work.detached:  # the job was made: it goes on, and the client gets its answer
+                return work.answer
             if work.phase == "upload":
                 raise ApiError(408, "upload_timeout", f"the upload did not arrive within "
                                f"{config.timeout:g} s (the server's --timeout)") from None
@@ -186,7 +205,60 @@ def create_app(config: ServeConfig) -> FastAPI:
                            "time") from None
         finally:
             uploading.give(work)
-            release(work)
+            if not work.detached:  # a job's slot and folder are its task's to release
+                release(work)
+
+    def receive(request: Request, work: _Work, file_fields: tuple[str, ...],
+                options: tuple[str, ...]):
+        """The upload of a request, into its folder, within the limits (upload.py)."""
+        return receive_upload(request, work.folder, config.max_upload_bytes, file_fields,
+                              options, partial(in_io, work), pace=config.upload_pace)
+
+    async def denoise_upload(work: _Work, upload: Upload, options: dict[str, str],
+                             began: float, job: JobRecord | None = None) -> _Denoised:
+        """Decode, denoise and encode an uploaded frame into ``work.folder``, holding the
+        request's slot. For a ``job``: its input layers are saved for the pixel views once
+        decoded, its phase and progress follow the work, and the output's pixels are saved
+        beside the result. Raises ApiError for an upload that cannot be denoised."""
+        marks = [began, time.perf_counter()]  # upload, decode, wait, denoise, encode
+        model, precision, nonfinite = _denoise_options(upload, options, models)
+        transform = models.denoisers[model].transform
+        needs = tuple(r for r in ("albedo", "normal") if r in transform.inputs
+                      and transform.missing_aux == "error")
+        inputs = await in_io(work, load_inputs, upload, config.max_pixels, nonfinite, needs,
+                             config.max_decoded_bytes)
+        if job is not None:
+            job.layers = await in_io(work, _keep_layers, inputs, upload, work.folder)
+            job.phase, job.progress = "waiting", 0.15
+        marks.append(time.perf_counter())
+        queued = work.job = queue.submit(work.ticket, model, inputs.frame)
+        if job is not None:
+            job.queued, job.estimate = queued, store.estimate(inputs.frame.height
+                                                              * inputs.frame.width)
+        denoised = await queued.future
+        marks.extend([queued.started, time.perf_counter()])
+        out = inputs.original.replace(color=denoised.color, metadata=denoised.metadata)
+        if job is not None:
+            store.learn_speed(out.height * out.width, marks[-1] - marks[-2])
+            job.state, job.phase, job.progress = RUNNING, "encoding", 0.9
+        precision = inputs.precision if precision == "auto" else precision
+        path = work.folder / "denoised.exr"
+        await in_io(work, write_frame, out, path, precision=precision,
+                    compression=inputs.compression)
+        if job is not None:
+            job.output = await in_io(work, save_output, out.color, precision, work.folder)
+        marks.append(time.perf_counter())
+        main = upload.main
+        steps = " ".join(f"{name} {b - a:.3f}" for name, a, b in zip(
+            ("upload", "decode", "wait", "denoise", "encode"), marks, marks[1:]))
+        log.info("denoised %dx%d with %s (%s, %s) in %.3f s: %s", out.width, out.height,
+                 model, precision, inputs.compression, marks[-1] - marks[0], steps)
+        headers = {"X-Model": model}
+        if inputs.repaired:
+            headers[REPAIRED_HEADER] = str(sum(inputs.repaired.values()))
+            log.warning("repaired non-finite (NaN/Inf) values in %s: %s",
+                        upload.label(main), nonfinite_counts(inputs.repaired))
+        return _Denoised(path, headers, download_name(upload.filenames.get(main)))
 
     @app.post(
         "/v1/denoise", dependencies=guarded, response_class=Response,
@@ -201,46 +273,16 @@ def create_app(config: ServeConfig) -> FastAPI:
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": _denoise_schema(list(models.paths))}}}})
     async def denoise_route(request: Request) -> Response:
-        marks = [time.perf_counter()]  # upload, decode, wait, denoise, encode
+        began = time.perf_counter()
 
         async def upload(work: _Work):
-            return await receive_upload(request, work.folder, config.max_upload_bytes,
-                                        DENOISE_FILES, DENOISE_OPTIONS, partial(in_io, work),
-                                        pace=config.upload_pace)
+            return await receive(request, work, DENOISE_FILES, DENOISE_OPTIONS)
 
         async def process(work: _Work, received) -> Response:
-            upload, options = received
-            marks.append(time.perf_counter())
-            model, precision, nonfinite = _denoise_options(upload, options, models)
-            transform = models.denoisers[model].transform
-            needs = tuple(r for r in ("albedo", "normal") if r in transform.inputs
-                          and transform.missing_aux == "error")
-            inputs = await in_io(work, load_inputs, upload, config.max_pixels, nonfinite, needs,
-                                 config.max_decoded_bytes)
-            marks.append(time.perf_counter())
-            job = work.job = queue.submit(work.ticket, model, inputs.frame)
-            denoised = await job.future
-            marks.extend([job.started, time.perf_counter()])
-            out = inputs.original.replace(color=denoised.color, metadata=denoised.metadata)
-            precision = inputs.precision if precision == "auto" else precision
-            path = work.folder / "denoised.exr"
-            await in_io(work, write_frame, out, path, precision=precision,
-                        compression=inputs.compression)
-            marks.append(time.perf_counter())
-            main = "file" if "file" in upload.paths else "color"
-            steps = " ".join(f"{name} {b - a:.3f}" for name, a, b in zip(
-                ("upload", "decode", "wait", "denoise", "encode"), marks, marks[1:]))
-            log.info("denoised %dx%d with %s (%s, %s) in %.3f s: %s", out.width, out.height,
-                     model, precision, inputs.compression, marks[-1] - marks[0], steps)
-            headers = {"X-Model": model}
-            if inputs.repaired:
-                headers[REPAIRED_HEADER] = str(sum(inputs.repaired.values()))
-                log.warning("repaired non-finite (NaN/Inf) values in %s: %s",
-                            upload.label(main), nonfinite_counts(inputs.repaired))
+            done = await denoise_upload(work, *received, began)
             work.keep = True  # the response removes the folder once it has been sent
-            return _ExrResponse(path, work.folder, media_type=EXR_MEDIA_TYPE,
-                                filename=download_name(upload.filenames.get(main)),
-                                headers=headers)
+            return _ExrResponse(done.path, work.folder, media_type=EXR_MEDIA_TYPE,
+                                filename=done.filename, headers=done.headers)
 
         return await serve_request(request, upload, process)
 
@@ -261,9 +303,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             "multipart/form-data": {"schema": _preview_schema()}}}})
     async def preview_route(request: Request) -> Response:
         async def upload(work: _Work):
-            return await receive_upload(request, work.folder, config.max_upload_bytes,
-                                        ("file",), PREVIEW_OPTIONS, partial(in_io, work),
-                                        pace=config.upload_pace)
+            return await receive(request, work, ("file",), PREVIEW_OPTIONS)
 
         async def process(work: _Work, received) -> Response:
             upload, options = received
@@ -307,8 +347,49 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    add_job_routes(app, JobRuntime(
+        config=config, models=models, store=store, metrics=metrics, io_pool=io_pool,
+        owner=owner, serve_request=serve_request, receive=receive,
+        denoise_upload=denoise_upload, release=release,
+        check_options=partial(_denoise_options, models=models),
+        form_schema=_denoise_schema(list(models.paths))))
+    _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+async def _nobody() -> None:
+    """The owner of every job on a server without API keys."""
+    return None
+
+
+def _keep_layers(inputs, upload: Upload, folder: Path) -> list:
+    """Save a job's decoded input layers (pixels.py), then drop its uploaded files, which
+    nothing reads again (blocking)."""
+    layers = save_layers(inputs.frame, folder)
+    for path in upload.paths.values():
+        Path(path).unlink(missing_ok=True)
+    return layers
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package's files, so the API docs work
+    on a machine without internet (FastAPI's default loads them from a CDN)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # an install without the [serve] extra's docs: no /docs, say why
+        log.warning("swagger-ui-bundle-v2 is not installed: no API docs page at /docs "
+                    "(the schema is at /openapi.json)")
+        return
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
 
 @dataclass(eq=False)
@@ -321,6 +402,16 @@ class _Work:
     io: list[Future] = field(default_factory=list)
     keep: bool = False  # the folder outlives the handler (the response removes it)
     uploading: bool = True
+    detached: bool = False  # a job took over the slot and folder (its task releases them)
+    answer: Response | None = None  # a job's 202, should the timeout fall right after it
+
+
+@dataclass(frozen=True)
+class _Denoised:
+    """A denoised upload: the EXR in its work folder, response headers, download name."""
+    path: Path
+    headers: dict[str, str]
+    filename: str
 
 
 class _Count:

@@ -51,28 +51,39 @@ def load_keys(path: Path) -> tuple[bytes, ...]:
 
 
 def key_matches(candidate: str, keys: tuple[bytes, ...]) -> bool:
-    """True when ``candidate`` equals one of ``keys``. Every key is compared, each with
+    """True when ``candidate`` equals one of ``keys`` (see key_index)."""
+    return key_index(candidate, keys) is not None
+
+
+def key_index(candidate: str, keys: tuple[bytes, ...]) -> int | None:
+    """The position of ``candidate`` in ``keys``, or None. Every key is compared, each with
     hmac.compare_digest, so the time taken does not tell how much of a key was right."""
     # Starlette decodes headers as latin-1: encoding back gives the bytes that were sent.
     raw = candidate.encode("latin-1", "replace")
-    found = False
-    for key in keys:
-        found |= hmac.compare_digest(raw, key)
+    found = None
+    for index, key in enumerate(keys):
+        if hmac.compare_digest(raw, key) and found is None:
+            found = index
     return found
 
 
-def require_key(keys: tuple[bytes, ...]):
-    """A FastAPI dependency that admits a request only with one of ``keys``."""
+def require_key(keys: tuple[bytes, ...] | None):
+    """A FastAPI dependency that admits a request only with one of ``keys`` and gives the
+    index of its key (None, admitting everyone, when ``keys`` is None): jobs belong to it."""
 
     async def check(bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-                    header: str | None = Security(_header)) -> None:
+                    header: str | None = Security(_header)) -> int | None:
+        if keys is None:
+            return None
         candidate = header if header else (bearer.credentials if bearer else None)
         if not candidate:
             raise ApiError(401, "unauthorized", "an API key is required: send "
                            "'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
                            headers={"WWW-Authenticate": "Bearer"})
-        if not key_matches(candidate, keys):
+        index = key_index(candidate, keys)
+        if index is None:
             raise ApiError(403, "forbidden", "the API key is not valid")
+        return index
 
     return check
 

@@ -23,6 +23,11 @@ DEFAULT_MIN_UPLOAD_KIB_S = 16.0
 UPLOAD_GRACE_S = 10.0
 DEFAULT_QUEUE = 4
 DEFAULT_TIMEOUT_S = 300.0
+# Finished jobs' results wait an hour for their client; 2 GiB holds some 40 UHD frames with
+# their decoded layers (the pixel views of the web page need them decoded, as float32).
+DEFAULT_JOB_TTL_S = 3600.0
+DEFAULT_JOB_STORE_MB = 2048
+DEFAULT_JOBS = 1000
 GPU_BATCH = 8
 # Only frames up to this many pixels are batched on a GPU: bigger ones fill it on their own.
 BATCH_MAX_PIXELS = 1024 * 1024
@@ -84,8 +89,24 @@ class ServeConfig:
                           help="seconds per request, upload to response; past it 504 (or 408 "
                                "while the upload is still arriving)")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
+    job_ttl: float = flag(DEFAULT_JOB_TTL_S, metavar="S",
+                          help="seconds a finished job (its result, its pixels, its status) is "
+                               "kept for its client before it is removed and its id answers "
+                               f"404 (default {DEFAULT_JOB_TTL_S:g})")
+    job_store_mb: float = flag(DEFAULT_JOB_STORE_MB, metavar="N",
+                               help="disk space, MiB, for jobs' files (decoded input layers, "
+                                    "results); the oldest finished jobs are removed to make "
+                                    "room, and a new job that still cannot fit is refused "
+                                    f"(default {DEFAULT_JOB_STORE_MB})")
+    jobs: int = flag(DEFAULT_JOBS, metavar="N",
+                     help="jobs remembered at once, finished ones included; the oldest "
+                          f"finished are forgotten first (default {DEFAULT_JOBS})")
     log_level: str = flag("info", choices=("debug", "info", "warning", "error"),
                           help="uvicorn's and the service's log level")
+    log_format: str = flag("text", choices=("text", "json"),
+                           help="text: one readable line per record; json: one JSON object "
+                                "per line (time, level, logger, message, request_id) for a "
+                                "log collector (default text)")
 
     def __post_init__(self) -> None:
         if isinstance(self.model, (str, Path)):
@@ -93,19 +114,24 @@ class ServeConfig:
         if self.api_key_file is not None:
             self.api_key_file = Path(self.api_key_file)
         for name in ("max_pixels", "max_decoded_mb", "max_upload_mb", "uploads",
-                     "upload_idle_timeout", "workers", "timeout"):
+                     "upload_idle_timeout", "workers", "timeout", "job_ttl", "job_store_mb",
+                     "jobs"):
             if not getattr(self, name) > 0:
                 raise ServeConfigError(f"--{name.replace('_', '-')} must be positive, "
                                        f"got {getattr(self, name)}")
         if self.min_upload_rate < 0:
             raise ServeConfigError(f"--min-upload-rate must be 0 or more, got "
                                    f"{self.min_upload_rate}")
+        if not 0 <= self.port <= 65535:
+            raise ServeConfigError(f"--port must be from 0 to 65535, got {self.port}")
         if self.queue < 0:
             raise ServeConfigError(f"--queue must be 0 or more, got {self.queue}")
         if self.batch is not None and self.batch < 1:
             raise ServeConfigError(f"--batch must be 1 or more, got {self.batch}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ServeConfigError(f"--device must be auto, cpu or cuda, not {self.device!r}")
+        if self.log_format not in ("text", "json"):
+            raise ServeConfigError(f"--log-format must be text or json, not {self.log_format!r}")
         if not is_loopback(self.host) and self.api_key_file is None:
             raise ServeConfigError(
                 f"--host {self.host} is reachable from other machines: pass --api-key-file "
@@ -124,6 +150,10 @@ class ServeConfig:
     @property
     def max_decoded_bytes(self) -> int:
         return int(self.max_decoded_mb * 1024 * 1024)
+
+    @property
+    def job_store_bytes(self) -> int:
+        return int(self.job_store_mb * 1024 * 1024)
 
     @property
     def keys_required(self) -> bool:

@@ -31,6 +31,11 @@ class Upload:
     paths: dict[str, Path]
     filenames: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def main(self) -> str:
+        """The field of the colour file: 'file' or 'color'."""
+        return "file" if "file" in self.paths else "color"
+
     def label(self, name: str) -> str:
         filename = self.filenames.get(name)
         return f"{name} ({filename})" if filename else name
@@ -65,13 +70,8 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "repair",
     needs: the auxiliary buffers the model requires ("albedo", "normal").
     Raises ApiError (413 or 422) naming the field, the file and the problem.
     """
-    main = "file" if "file" in upload.paths else "color"
-    headers = {name: checked_header(path, upload.label(name), max_pixels, max_decoded)
-               for name, path in upload.paths.items()}
-    size = (headers[main]["width"], headers[main]["height"])
-    for name, header in headers.items():
-        check_same_size(header, upload.label(name), size, upload.label(main))
-
+    main = upload.main
+    headers = check_headers(upload, max_pixels, max_decoded)
     original = read_exr(upload.paths[main], upload.label(main))
     frame = original
     for role in AUX_ROLES:
@@ -96,6 +96,20 @@ def load_inputs(upload: Upload, max_pixels: int, nonfinite: str = "repair",
 
     return Inputs(frame, original, *output_format(headers[main], original.names("color")),
                   repaired=counts)
+
+
+def check_headers(upload: Upload, max_pixels: int,
+                  max_decoded: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every uploaded file's parsed header (field -> read_header's dict) after the limits and
+    the size check, without decoding a pixel (blocking, but only reads headers). Raises
+    ApiError (413 or 422) naming the field, the file and the problem."""
+    headers = {name: checked_header(path, upload.label(name), max_pixels, max_decoded)
+               for name, path in upload.paths.items()}
+    main = upload.main
+    size = (headers[main]["width"], headers[main]["height"])
+    for name, header in headers.items():
+        check_same_size(header, upload.label(name), size, upload.label(main))
+    return headers
 
 
 def read_exr(path: Path, label: str) -> Frame:

@@ -206,13 +206,14 @@ def test_preview_endpoint(client, workdir):
 def test_metrics(server, client, good):
     assert_serves(client, good)
     text = client.get("/metrics").text
-    for name in ("mcdenoise_requests_total", "mcdenoise_request_seconds_bucket",
+    for name in ("mcdenoise_http_request_duration_seconds_count",
+                 "mcdenoise_http_request_duration_seconds_bucket",
                  "mcdenoise_queue_depth", "mcdenoise_pixels_denoised_total"):
         assert name in text
     pixels = [line for line in text.splitlines()
               if line.startswith("mcdenoise_pixels_denoised_total")]
     assert float(pixels[0].split()[-1]) >= 64 * 64
-    assert 'route="/v1/denoise"' in text and 'status="200"' in text
+    assert 'code="200",method="POST",route="/v1/denoise"' in text
 
 
 # --- keeping strangers out ---

@@ -220,7 +220,7 @@ def test_stalled_uploads_hold_no_denoise_slot_and_time_out(model, good):
         assert all(a.startswith("HTTP/1.1 408") and "upload_idle" in a for a in answers), answers
         wait_for(lambda: app.state.uploading.count == 0 and app.state.queue.admitted == 0)
         metrics = httpx.get(f"{base_url}/metrics").text
-        assert 'status="499"' in metrics and 'status="500"' not in metrics
+        assert 'code="499"' in metrics and 'code="500"' not in metrics
         assert httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)},
                           timeout=60).status_code == 200
 
