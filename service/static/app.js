@@ -56,19 +56,21 @@ async function loadModels() {
   if ($("status").className === "error") setStatus("");
   const body = await response.json();
   const select = $("model");
+  const chosen = select.value;  // kept when the list is asked for again (a new key)
   select.replaceChildren();
   for (const model of body.models) {
     const option = new Option(`${model.name} (${model.inputs.join(" + ")})`, model.name);
-    option.selected = model.name === body.default;
+    option.selected = chosen ? model.name === chosen : model.name === body.default;
     select.add(option);
   }
+  if (!select.value) select.value = body.default;
 }
 
 // A multipart POST through XMLHttpRequest, for its upload progress (fetch has none).
 // Resolves to {status, statusText, text, header(name)}; rejects on a network error.
-function postForm(url, form, onProgress) {
+function postForm(job, url, form, onProgress) {
   return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
+    const xhr = job.xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     for (const [name, value] of Object.entries(headers())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => {
@@ -79,6 +81,8 @@ function postForm(url, form, onProgress) {
       header: (name) => xhr.getResponseHeader(name),
     });
     xhr.onerror = () => reject(new Error("the server could not be reached"));
+    xhr.onabort = () => reject(new Error("cancelled"));
+    xhr.onloadend = () => { job.xhr = null; };
     xhr.send(form);
   });
 }
@@ -96,8 +100,8 @@ function addFiles(files) {
   for (const file of files) {
     const job = { file, name: file.name, id: null, state: "waiting", progress: 0, phase: "",
                   error: null, layers: null };
-    job.element = jobEntry(job);
     jobs.push(job);
+    jobEntry(job);
     added.push(job);
   }
   if (!added.length) return;
@@ -116,13 +120,16 @@ function jobEntry(job) {
     <p class="job-error" hidden></p>
     <span class="job-actions">
       <a class="job-download button" hidden>Download</a>
+      <button type="button" class="job-cancel" hidden>Cancel</button>
       <button type="button" class="job-retry" hidden>Retry</button>
     </span>`;
   li.querySelector(".job-select").textContent = job.name;
   li.querySelector(".job-select").addEventListener("click", () => select(job));
   li.querySelector(".job-download").addEventListener("click", (event) => download(event, job));
+  li.querySelector(".job-cancel").addEventListener("click", () => cancel(job));
   li.querySelector(".job-retry").addEventListener("click", () => {
-    Object.assign(job, { state: "waiting", id: null, error: null, progress: 0, layers: null });
+    Object.assign(job, { state: "waiting", id: null, error: null, progress: 0, layers: null,
+                         cancelled: false });
     showJob(job);
     if (selected === job) select(job);
     runJobs();
@@ -138,6 +145,10 @@ function showJob(job) {
   const li = job.element;
   if (!li) return;
   li.dataset.state = job.state;
+  // The page's state, for scripts and tests: working while any job is, then error if any
+  // failed, else done.
+  document.body.dataset.state = jobs.some((j) => !FINAL.has(j.state)) ? "working"
+    : jobs.some((j) => j.state === "failed") ? "error" : "done";
   li.dataset.id = job.id || "";
   let text;
   if (job.state === "waiting") text = "waiting for the frames before it";
@@ -152,7 +163,7 @@ function showJob(job) {
   bar.value = job.state === "done" ? 1 : job.progress || 0;
   bar.setAttribute("aria-label", `${job.name}: ${text}`);
   const error = li.querySelector(".job-error");
-  error.hidden = !job.error;
+  error.hidden = !job.error || job.state === "cancelled";
   error.textContent = job.error || "";
   const link = li.querySelector(".job-download");
   link.hidden = job.state !== "done";
@@ -162,6 +173,7 @@ function showJob(job) {
     link.textContent = `Download ${link.download}`;
   }
   li.querySelector(".job-retry").hidden = job.state !== "failed" && job.state !== "cancelled";
+  li.querySelector(".job-cancel").hidden = FINAL.has(job.state);
   if (job === selected) {
     showTitle();
     viewer.draw();  // the "denoising…" text in place of the missing result
@@ -170,6 +182,21 @@ function showJob(job) {
 
 function downloadName(name) {
   return `${name.replace(/\.exr$/i, "")}_denoised.exr`;
+}
+
+// Cancel a job: one not sent yet, or waiting out a busy server, is simply not sent; an upload
+// is aborted; one the server holds is cancelled there (DELETE), and the poll sees it.
+async function cancel(job) {
+  job.cancelled = true;
+  if (job.xhr) job.xhr.abort();
+  if (!job.id || ["waiting", "retrying", "uploading"].includes(job.state)) {
+    Object.assign(job, { state: "cancelled", error: null, phase: "" });
+    showJob(job);
+    return;
+  }
+  const response = await fetch(`/v1/jobs/${job.id}`, { method: "DELETE", headers: headers() });
+  if (response.status === 200) update(job, await response.json());
+  else if (!response.ok) setStatus(`${job.name}: cancel failed: ${await responseError(response)}`, true);
 }
 
 async function runJobs() {
@@ -186,11 +213,9 @@ function fail(job, message) {
   Object.assign(job, { state: "failed", error: message });
   showJob(job);
   setStatus(`${job.name}: ${message}`, true);
-  document.body.dataset.state = "error";
 }
 
 async function runJob(job) {
-  document.body.dataset.state = "working";
   if (!(await submit(job))) return;
   let wait = POLL_MS[0];
   while (!FINAL.has(job.state)) {
@@ -214,7 +239,8 @@ async function runJob(job) {
   if (job.state === "done") {
     if (!job.layers) await loadLayers(job);
     setStatus(`${job.name}: denoised${job.model ? ` with ${job.model}` : ""}.`);
-    document.body.dataset.state = jobs.some((j) => !FINAL.has(j.state)) ? "working" : "done";
+  } else if (job.state === "cancelled") {
+    setStatus(`${job.name}: cancelled.`);
   } else {
     fail(job, job.error || job.state);
   }
@@ -224,6 +250,7 @@ async function runJob(job) {
 // True once the job is accepted.
 async function submit(job) {
   for (;;) {
+    if (job.cancelled) return false;
     Object.assign(job, { state: "uploading", progress: 0, error: null });
     showJob(job);
     setStatus(`Uploading ${job.name}…`);
@@ -234,12 +261,12 @@ async function submit(job) {
     form.append("nonfinite", $("repair").checked ? "repair" : "refuse");
     let response;
     try {
-      response = await postForm("/v1/jobs", form, (fraction) => {
+      response = await postForm(job, "/v1/jobs", form, (fraction) => {
         job.progress = fraction;
         showJob(job);
       });
     } catch (error) {
-      fail(job, error.message);
+      if (!job.cancelled) fail(job, error.message);
       return false;
     }
     if (response.status === 503) {
@@ -260,7 +287,7 @@ async function submit(job) {
 }
 
 async function countdown(job, seconds, why) {
-  for (let left = Math.max(1, seconds); left > 0; left--) {
+  for (let left = Math.max(1, seconds); left > 0 && !job.cancelled; left--) {
     Object.assign(job, { state: "retrying", retryIn: left, progress: 0 });
     showJob(job);
     setStatus(`${job.name}: ${why}. Retrying in ${left} s…`);

@@ -486,37 +486,57 @@ def gated(monkeypatch):
     gate.set()
 
 
-def test_busy_server_is_retried_after_its_retry_after(browser, tmp_path, gated):
+def test_busy_server_is_retried_after_its_retry_after_and_jobs_cancel(browser, tmp_path, gated):
     from service.app import create_app
     from service.config import ServeConfig
 
     model = make_model(tmp_path / "tiny.safetensors")
     app = create_app(ServeConfig(model=[str(model)], queue=0, workers=1))
-    upload = tmp_path / "busy.exr"
-    write_frame(scene_frame(32, 48, seed=3), upload)
-    with server_thread(app) as base_url:
+    uploads = [tmp_path / "busy.exr", tmp_path / "later.exr"]
+    for seed, path in enumerate(uploads):
+        write_frame(scene_frame(32, 48, seed=seed), path)
+    with server_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         # Fill the queue: jobs until the server says it is full.
-        with httpx.Client(base_url=base_url, timeout=30) as client:
-            for _ in range(8):
-                response = client.post("/v1/jobs", files={"file": ("f.exr", upload.read_bytes())})
-                if response.status_code == 503:
-                    break
-                assert response.status_code == 202, response.text
-            assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+        for _ in range(8):
+            response = client.post("/v1/jobs", files={"file": ("f.exr", uploads[0].read_bytes())})
+            if response.status_code == 503:
+                break
+            assert response.status_code == 202, response.text
+        assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
 
         context, page, errors = open_page(browser, base_url, key=None)
-        page.set_input_files("#file", str(upload))
+        page.set_input_files("#file", [str(p) for p in uploads])
+        first, second = page.locator(".job").nth(0), page.locator(".job").nth(1)
         page.wait_for_selector(".job[data-state=retrying]", timeout=30_000)
-        text = page.inner_text(".job .job-state")
+        text = first.locator(".job-state").inner_text()
         assert re.search(r"retrying in \d+ s", text), text
         assert "Retrying in" in page.inner_text("#status")
         assert "full" in page.inner_text("#status")  # the server's own words
         shoot(page, "busy_server_countdown")
+        # The second waits its turn; cancelled, it is never sent.
+        assert second.get_attribute("data-state") == "waiting"
+        second.locator(".job-cancel").click()
+        assert second.get_attribute("data-state") == "cancelled"
         # Still busy: the page keeps counting down and asking; once free, it goes through.
         time.sleep(2.5)
-        assert page.get_attribute(".job", "data-state") in ("retrying", "uploading")
+        assert first.get_attribute("data-state") in ("retrying", "uploading")
         gated.set()
         page.wait_for_selector(".job[data-state=done]", timeout=90_000)
         settle(page)
+        assert second.get_attribute("data-state") == "cancelled"
+
+        # Sent again, it is held by the slowed denoiser; cancelled there, the server says so.
+        gated.clear()
+        second.locator(".job-retry").click()
+        page.wait_for_function("""() => {
+            const job = document.querySelectorAll('.job')[1];
+            return job.dataset.id && ['queued', 'running'].includes(job.dataset.state);
+        }""", timeout=30_000)
+        second.locator(".job-cancel").click()
+        page.wait_for_selector(".job:nth-child(2)[data-state=cancelled]", timeout=30_000)
+        job_id = second.get_attribute("data-id")
+        assert client.get(f"/v1/jobs/{job_id}").json()["state"] == "cancelled"
+        assert page.get_attribute("body", "data-state") == "done"
+        gated.set()
         assert not errors
         context.close()
