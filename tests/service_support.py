@@ -124,11 +124,13 @@ def keyed_server(folder: Path, *args: str):
 
 
 @contextlib.contextmanager
-def server_thread(app, timeout: float = 60.0):
-    """uvicorn serving ``app`` on 127.0.0.1 in a thread of this process; yields its base URL."""
+def server_thread(app, timeout: float = 60.0, port: int = 0):
+    """uvicorn serving ``app`` on 127.0.0.1 in a thread of this process (on ``port``, or any
+    free one); yields its base URL."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()
