@@ -234,6 +234,9 @@ async function runJob(job) {
       return;
     }
     update(job, await response.json());
+    if (!FINAL.has(job.state)) {
+      setStatus(`${job.name}: ${job.phase || job.state} ${Math.round(100 * (job.progress || 0))}%`);
+    }
     if (!job.layers && job.state !== "queued") await loadLayers(job);
   }
   if (job.state === "done") {
@@ -351,7 +354,7 @@ async function download(event, job) {
 // The selected job, its pixel layers (only the selected job's are kept: a 4K layer is
 // 200 MB of floats) and the display settings.
 let selected = null;
-let cache = new Map();  // "input/beauty" -> Promise of a layer (see display.js)
+let cache = new Map();  // "ID/input/beauty" -> Promise of a layer (see display.js)
 const settings = { mode: "side", layer: "beauty", flip: "a", split: 0.5 };
 const images = { a: null, b: null, diff: null };  // the hidden canvases, once drawn
 const shown = { a: null, b: null };               // the float layers behind them
@@ -368,7 +371,9 @@ function scene() {
   const pending = (image) => {
     if (!job) return "";
     if (image === "b" && job.state !== "done") {
-      return FINAL.has(job.state) ? `no result (${job.state})` : `denoising… ${job.state}`;
+      if (FINAL.has(job.state)) return `no result (${job.state})`;
+      if (!job.id) return "not sent yet";
+      return `denoising… ${job.phase || job.state} ${Math.round(100 * (job.progress || 0))}%`;
     }
     return job.layers ? "loading…" : `waiting for ${job.name} (${job.state})`;
   };
@@ -425,7 +430,7 @@ function layerInfo(job, name) {
 
 // One layer of one image of the selected job, fetched once.
 function pixels(job, image, layer) {
-  const key = `${image}/${layer}`;
+  const key = `${job.id}/${image}/${layer}`;  // a job sent again has a new id
   if (!cache.has(key)) {
     const url = `/v1/jobs/${job.id}/pixels?image=${image}&layer=${encodeURIComponent(layer)}`;
     const promise = fetch(url, { headers: headers() }).then(async (response) => {

@@ -451,6 +451,7 @@ def test_two_files_dropped_at_once_each_get_their_entry(browser, site, tmp_path)
     assert "wide.exr" in page.inner_text("#viewer-title")
     assert entries.nth(1).locator(".job-select").get_attribute("aria-pressed") == "true"
     assert page.eval_on_selector("#image-b", "c => [c.width, c.height]") == [1100, 24]
+    shoot(page, "two_files_done")
     assert not errors
     context.close()
 
