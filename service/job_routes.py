@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from service.config import ServeConfig
 from service.errors import ApiError, error_responses
-from service.inputs import check_headers
+from service.inputs import check_headers, download_name
 from service.jobs import CANCELLED, DONE, FAILED, FINISHED, JobRecord, JobStore, StoreFull
 from service.monitoring import Metrics
 from service.pixels import pixel_bands
@@ -109,14 +109,13 @@ def add_job_routes(app: FastAPI, rt: JobRuntime) -> None:
         """The job's task: denoise, keep the result, release the slot; never raises."""
         try:
             done = await rt.denoise_upload(work, upload, options, began, job)
-            job.result, job.headers = done.path.name, {**done.headers,
-                                                       "_filename": done.filename}
+            job.result, job.headers = done.path.name, done.headers
             work.keep = True
             job.bytes = await in_pool(_folder_bytes, work.folder)
             store.finish(job, DONE)
             log.info("job %s done (%.1f MiB kept)", job.id[:8], job.bytes / 2**20)
         except ApiError as error:
-            job.headers = {"_status": str(error.status)}
+            job.error_status = error.status
             store.finish(job, FAILED, {"error": error.code, "detail": error.detail})
             log.info("job %s failed: %s", job.id[:8], error.code)
         except asyncio.CancelledError:
@@ -126,7 +125,6 @@ def add_job_routes(app: FastAPI, rt: JobRuntime) -> None:
             raise
         except Exception as error:  # noqa: BLE001 -- the job fails, the server goes on
             log.error("job %s failed: %s: %s", job.id[:8], error.__class__.__name__, error)
-            job.headers = {"_status": "500"}
             store.finish(job, FAILED, {"error": "internal",
                                        "detail": "internal error (the server log has the "
                                                  "details)"})
@@ -198,17 +196,15 @@ def add_job_routes(app: FastAPI, rt: JobRuntime) -> None:
     async def job_result(job_id: str, owner: int | None = Depends(rt.owner)) -> Response:
         job = find(job_id, owner)
         if job.state == FAILED:
-            raise ApiError(int(job.headers.get("_status", "500")), job.error["error"],
-                           job.error["detail"])
+            raise ApiError(job.error_status, job.error["error"], job.error["detail"])
         if job.state == CANCELLED:
             raise ApiError(409, "cancelled", "the job was cancelled; it has no result")
         if job.state != DONE:
             raise ApiError(409, "not_done", f"the job is {job.status()['state']} "
                            f"({job.status()['phase']}); poll GET /v1/jobs/{job.id}",
                            headers={"Retry-After": "1"})
-        headers = {k: v for k, v in job.headers.items() if not k.startswith("_")}
         return _ResultResponse(job.folder / job.result, media_type=EXR_MEDIA_TYPE,
-                               filename=job.headers["_filename"], headers=headers)
+                               filename=download_name(job.filename), headers=job.headers)
 
     @app.get("/v1/jobs/{job_id}/layers", summary="A job's layers",
              description="The input's layers once it is decoded: beauty, albedo, normal, "

@@ -50,8 +50,9 @@ class JobRecord:
     """One job. ``phase`` says what it is doing (in words); ``progress`` is 0..1.
 
     owner: the index of the API key that created it (None without keys).
+    filename: the name the client gave the upload (the result's download name derives from it).
     folder: its files; ``result`` (the EXR) and ``output`` (the denoised beauty's pixels) are
-        file names in it once done. ``layers``: the input's layers (pixels.Layer) once decoded.
+        file names in it once done; ``headers`` those of the result's response. ``layers``: the input's layers (pixels.Layer) once decoded.
     bytes: its files' size, reserved (an estimate) until it finishes, then measured.
     """
     id: str
@@ -66,6 +67,7 @@ class JobRecord:
     phase: str = "decoding"
     progress: float = 0.0
     error: dict[str, str] | None = None
+    error_status: int = 500  # the HTTP status of ``error``, which /result answers with
     created: float = field(default_factory=time.time)
     finished: float | None = None
     expires: float | None = None
@@ -88,7 +90,7 @@ class JobRecord:
             state, phase = RUNNING, "denoising"
             elapsed = time.perf_counter() - job.started
             share = min(1.0, elapsed / self.estimate) if self.estimate else 0.5
-            progress = 0.2 + 0.7 * share * 0.95
+            progress = 0.2 + 0.65 * share  # encoding starts at 0.9
         body: dict[str, Any] = {
             "id": self.id, "state": state, "phase": phase, "progress": round(progress, 3),
             "error": self.error, "created": _iso(self.created), "finished": _iso(self.finished),
