@@ -16,6 +16,18 @@ export function srgbEncode(v) {
 
 const clamp01 = (v) => (v > 0 ? (v < 1 ? v : 1) : 0);  // NaN -> 0 too
 
+// Tables of the 8-bit result of a value in [0, 1] at 1/65535 steps (at most 0.03 of a byte
+// off): a UHD frame is 25 million channel values, and Math.pow on each took seconds.
+const STEPS = 65535;
+function table(fn) {
+  const bytes = new Uint8ClampedArray(STEPS + 1);
+  for (let i = 0; i <= STEPS; i++) bytes[i] = 255 * fn(i / STEPS);
+  return bytes;
+}
+const SRGB8 = table(srgbEncode);
+const AGX8 = table((v) => srgbEncode(Math.pow(v, 2.2)));
+const byte = (lut, v) => lut[(clamp01(v) * STEPS + 0.5) | 0];
+
 // The filmic view: the minimal AgX fit (Benjamin Wrensch's polynomial fit of Troy Sobotka's
 // AgX sigmoid, the "default" look, as in Blender 4 and three.js), for sRGB primaries. Linear
 // RGB in, display-encoded RGB in [0, 1] out. Unlike sRGB (clip) it rolls highlights off
@@ -50,10 +62,9 @@ function agx(r, g, b, out, j) {
   const y = agxChannel(m[3] * r + m[4] * g + m[5] * b);
   const z = agxChannel(m[6] * r + m[7] * g + m[8] * b);
   // The outset gives values for a 2.2 power display; linearise and encode as sRGB, which is
-  // what the canvas expects.
+  // what the canvas expects (the AGX8 table).
   for (let c = 0; c < 3; c++) {
-    const v = clamp01(n[3 * c] * x + n[3 * c + 1] * y + n[3 * c + 2] * z);
-    out[j + c] = 255 * srgbEncode(Math.pow(v, 2.2));
+    out[j + c] = byte(AGX8, n[3 * c] * x + n[3 * c + 1] * y + n[3 * c + 2] * z);
   }
 }
 
@@ -101,16 +112,16 @@ export function displayImage(layer, kind, { exposure = 0, transform = "srgb", de
       if (transform === "agx") {
         agx(r, g, b, dst, j);
       } else {
-        dst[j] = 255 * srgbEncode(clamp01(r));
-        dst[j + 1] = 255 * srgbEncode(clamp01(g));
-        dst[j + 2] = 255 * srgbEncode(clamp01(b));
+        dst[j] = byte(SRGB8, r);
+        dst[j + 1] = byte(SRGB8, g);
+        dst[j + 2] = byte(SRGB8, b);
       }
       dst[j + 3] = 255;
     }
     return out;
   }
   let map;
-  if (kind === "albedo") map = (v) => 255 * srgbEncode(clamp01(v));
+  if (kind === "albedo") map = (v) => byte(SRGB8, v);
   else if (kind === "normal") map = (v) => 255 * clamp01(v * 0.5 + 0.5);
   else if (kind === "depth") {
     const { lo, hi } = depthRange || range(layer);
