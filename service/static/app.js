@@ -196,7 +196,9 @@ async function cancel(job) {
   }
   const response = await fetch(`/v1/jobs/${job.id}`, { method: "DELETE", headers: headers() });
   if (response.status === 200) update(job, await response.json());
-  else if (!response.ok) setStatus(`${job.name}: cancel failed: ${await responseError(response)}`, true);
+  else if (!response.ok) {
+    setStatus(`${job.name}: cancel failed: ${await responseError(response)}`, true);
+  }
 }
 
 async function runJobs() {
@@ -274,7 +276,8 @@ async function submit(job) {
     }
     if (response.status === 503) {
       const seconds = Number.parseInt(response.header("Retry-After"), 10);
-      await countdown(job, Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, MAX_RETRY_S) : 2,
+      const wait = Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, MAX_RETRY_S) : 2;
+      await countdown(job, wait,
                       errorText(response.status, response.statusText, response.text));
       continue;
     }
@@ -414,7 +417,7 @@ function fillLayers(job) {
   const select = $("layer");
   const current = settings.layer;
   select.replaceChildren();
-  for (const layer of job.layers || [{ name: "beauty", kind: "color", channels: ["R", "G", "B"] }]) {
+  for (const layer of job.layers || [layerInfo(job, "beauty")]) {
     const option = new Option(`${layer.name} (${layer.channels.join(",")})`, layer.name);
     select.add(option);
   }
@@ -492,7 +495,8 @@ function recompute() {
     return;
   }
   const info = layerInfo(job, settings.layer);
-  const options = { ...displaySettings(), depthRange: info.kind === "depth" ? range(shown.a, shown.b) : null };
+  const depthRange = info.kind === "depth" ? range(shown.a, shown.b) : null;
+  const options = { ...displaySettings(), depthRange };
   const put = (id, data) => {
     const canvas = $(id);
     canvas.width = data.width;
@@ -561,7 +565,8 @@ function setMode(mode) {
 
 function labels() {
   const mode = settings.mode;
-  const diff = `${$("diff-kind").value === "rel" ? "|a−b|/(|b|+" + REL_EPS + ")" : "|a−b|"} ×${diffScale()}`;
+  const kind = $("diff-kind").value === "rel" ? `|a−b|/(|b|+${REL_EPS})` : "|a−b|";
+  const diff = `${kind} ×${diffScale()}`;
   $("label-a").textContent = {
     side: "A: noisy", split: "A: noisy | B: denoised", diff,
     flip: settings.flip === "a" ? "A: noisy" : "B: denoised",
@@ -584,7 +589,10 @@ $("file").addEventListener("change", () => {
   $("file").value = "";  // the same file chosen again is a new job
 });
 const drop = $("drop");
-drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", () => drop.classList.remove("over"));
 // Files dropped anywhere on the page are taken (the drop bubbles here from the drop zone); the
@@ -629,7 +637,8 @@ new MutationObserver(() => {
 document.addEventListener("keydown", (event) => {
   if ($("viewer").hidden || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
-  if (target.matches?.("input:not([type=range]):not([type=radio]):not([type=checkbox]), select, textarea")) return;
+  const typing = "input:not([type=range]):not([type=radio]):not([type=checkbox]), select, textarea";
+  if (target.matches?.(typing)) return;
   const onButton = target.matches?.("button, a, summary, input[type=radio], input[type=checkbox]");
   const actions = {
     "+": () => viewer.step(+1), "=": () => viewer.step(+1), "-": () => viewer.step(-1),

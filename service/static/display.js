@@ -51,7 +51,8 @@ function agxContrast(x) {  // the sigmoid's 6th-order polynomial fit on [0, 1]
 
 function agxChannel(v) {
   const ev = Math.log2(Math.max(v, 1e-10));
-  const t = (Math.min(Math.max(ev, AGX_MIN_EV), AGX_MAX_EV) - AGX_MIN_EV) / (AGX_MAX_EV - AGX_MIN_EV);
+  const clamped = Math.min(Math.max(ev, AGX_MIN_EV), AGX_MAX_EV);
+  const t = (clamped - AGX_MIN_EV) / (AGX_MAX_EV - AGX_MIN_EV);
   return agxContrast(t);
 }
 
