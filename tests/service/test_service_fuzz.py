@@ -41,9 +41,10 @@ def record_statuses():
 def fuzz_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     # Small limits keep every generated body cheap; the queue is deep enough that no request
-    # of this sequential run is turned away.
+    # of this sequential run is turned away (a job holds its place until it is done, and a
+    # POST /v1/jobs answers before that, so jobs pile up faster than they are denoised).
     with keyed_server(folder, "--max-pixels", str(256 * 256), "--max-upload-mb", "2",
-                      "--timeout", "60") as base_url:
+                      "--timeout", "60", "--queue", "256") as base_url:
         yield base_url, folder
 
 
