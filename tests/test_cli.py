@@ -12,12 +12,18 @@ import pytest
 
 from mcdenoise import cli
 from mcdenoise.errors import ConfigError, UserError
-from mcdenoise.flags import add_flags, command_line, flag
+from mcdenoise.flags import add_flags, command_line, flag, resolve_env
 
 
-def parse(argv):
+def parse(argv, environ=None):
+    """The config ``mcdenoise ARGV`` runs with, as cli.main builds it (``environ``: the
+    variables a command with an env prefix reads; none by default)."""
     args = vars(cli.build_parser().parse_args(argv))
-    return args.pop("config")(**{k: v for k, v in args.items() if k not in ("command", "run")})
+    config_type, prefix = args.pop("config"), args.pop("env_prefix", None)
+    args = {k: v for k, v in args.items() if k not in ("command", "run")}
+    if prefix is not None:
+        args = resolve_env(config_type, args, prefix, environ or {})
+    return config_type(**args)
 
 
 def test_every_flag_default_is_the_dataclass_default():
@@ -25,6 +31,7 @@ def test_every_flag_default_is_the_dataclass_default():
     required = {"render": ["scene.xml", "-o", "x.exr"], "scenes": [],
                 "dataset": ["-o", "d", "--scenes", "interior:0"], "train": [],
                 "denoise": ["in.exr", "-o", "out.exr"], "serve": [],
+                "client denoise": ["in.exr", "-o", "out.exr"],
                 "bench mc": ["--json", "b.json"],
                 "bench photo": ["--noise", "gaussian", "--json", "p.json"]}
     for command, argv in required.items():
