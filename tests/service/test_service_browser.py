@@ -444,9 +444,10 @@ def test_two_files_dropped_at_once_each_get_their_entry(browser, site, tmp_path)
         saved, result = download(page, entry, tmp_path)
         assert saved == name.replace(".exr", "_denoised.exr")
         assert result.color.shape == frame.color.shape
-    # The first is shown; clicking the second shows it, at its full size.
+    # The first is shown; choosing the second (from the keyboard) shows it, at its full size.
     assert "left.exr" in page.inner_text("#viewer-title")
-    entries.nth(1).locator(".job-select").click()
+    entries.nth(1).locator(".job-select").focus()
+    page.keyboard.press("Enter")
     settle(page)
     assert "wide.exr" in page.inner_text("#viewer-title")
     assert entries.nth(1).locator(".job-select").get_attribute("aria-pressed") == "true"
