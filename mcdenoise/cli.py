@@ -15,7 +15,7 @@ import sys
 
 from mcdenoise import __version__
 from mcdenoise.errors import UserError
-from mcdenoise.flags import resolve_env
+from mcdenoise.flags import config_from_args
 
 # OpenMP threads that spin while idle slow torch on small machines many times over; set
 # before torch is first imported by any subcommand.
@@ -43,16 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
-    args.pop("command")
-    config_type, run = args.pop("config"), args.pop("run")
-    env_prefix = args.pop("env_prefix", None)
-    if isinstance(run, str):  # "module:function": a command whose runner is heavy to import
-        module, _, name = run.partition(":")
-        run = getattr(importlib.import_module(module), name)
     try:
-        if env_prefix is not None:  # flags not given come from MCDENOISE_* variables
-            args = resolve_env(config_type, args, env_prefix)
-        return run(config_type(**args))
+        config, run = config_from_args(args)  # flags not given may come from MCDENOISE_*
+        if isinstance(run, str):  # "module:function": a command whose runner is heavy to import
+            module, _, name = run.partition(":")
+            run = getattr(importlib.import_module(module), name)
+        return run(config)
     except UserError as error:
         print(f"mcdenoise: error: {error}", file=sys.stderr)
         return 2

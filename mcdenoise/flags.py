@@ -134,6 +134,18 @@ def add_command(commands, name: str, config_type: type, run: Any, presets: dict 
     return parser
 
 
+def config_from_args(args: dict[str, Any], environ: Any = None) -> tuple[Any, Any]:
+    """The config and runner of a parsed command line: ``args`` is ``vars()`` of the namespace
+    a parser built by add_command returns (the subcommand's ``command`` key, if any, ignored);
+    flags not given are read from ``environ`` (default os.environ) for a command with an env
+    prefix. Raises UserError for a variable the flag would refuse."""
+    args = {k: v for k, v in args.items() if k != "command"}
+    config_type, run, prefix = args.pop("config"), args.pop("run"), args.pop("env_prefix")
+    if prefix is not None:
+        args = resolve_env(config_type, args, prefix, environ)
+    return config_type(**args), run
+
+
 def env_name(prefix: str, field_name: str) -> str:
     """The variable of a field: ``MCDENOISE_`` + ``max_pixels`` -> ``MCDENOISE_MAX_PIXELS``."""
     return prefix + field_name.upper()

@@ -12,18 +12,13 @@ import pytest
 
 from mcdenoise import cli
 from mcdenoise.errors import ConfigError, UserError
-from mcdenoise.flags import add_flags, command_line, flag, resolve_env
+from mcdenoise.flags import add_flags, command_line, config_from_args, flag
 
 
 def parse(argv, environ=None):
     """The config ``mcdenoise ARGV`` runs with, as cli.main builds it (``environ``: the
     variables a command with an env prefix reads; none by default)."""
-    args = vars(cli.build_parser().parse_args(argv))
-    config_type, prefix = args.pop("config"), args.pop("env_prefix", None)
-    args = {k: v for k, v in args.items() if k not in ("command", "run")}
-    if prefix is not None:
-        args = resolve_env(config_type, args, prefix, environ or {})
-    return config_type(**args)
+    return config_from_args(vars(cli.build_parser().parse_args(argv)), environ or {})[0]
 
 
 def test_every_flag_default_is_the_dataclass_default():

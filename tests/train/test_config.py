@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcdenoise.errors import ConfigError
+from mcdenoise.flags import config_from_args
 from mcdenoise.train.config import (FIXED_ON_RESUME, PRESETS, TrainConfig, command_line,
                                     config_dict, config_from_dict, register, resolve)
 
@@ -19,9 +20,7 @@ from mcdenoise.train.config import (FIXED_ON_RESUME, PRESETS, TrainConfig, comma
 def parse(argv: list[str]) -> TrainConfig:
     parser = argparse.ArgumentParser(prog="mcdenoise")
     register(parser.add_subparsers(dest="command"))
-    args = vars(parser.parse_args(["train", *argv]))
-    args.pop("command"), args.pop("run")
-    return args.pop("config")(**args)
+    return config_from_args(vars(parser.parse_args(["train", *argv])))[0]
 
 
 def test_no_flags_give_the_dataclass_defaults_and_every_field_is_a_flag():
