@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,8 @@ def render_item(item: Item, root: str, config: dict[str, Any]) -> dict[str, Any]
     return {"width": frame.width, "height": frame.height, "renderer": meta["renderer"],
             "renderer_version": meta["renderer_version"], "variant": meta["variant"],
             "timings": meta["timings"], "sha256": sha256_file(path),
-            "bytes": path.stat().st_size, "samples": frame.width * frame.height * item.spp}
+            "bytes": path.stat().st_size, "samples": frame.width * frame.height * item.spp,
+            "host": socket.gethostname()}  # which node rendered it: a bad node can be traced
 
 
 def merge_reference(scene: str, root: str, passes: dict[int, int]) -> dict[str, Any]:
