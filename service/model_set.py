@@ -54,6 +54,7 @@ class ModelSet:
     """
     paths: dict[str, Path]
     device: str = "auto"
+    engine: str = "torch"  # or "openvino" (CPU): load_denoiser's engine
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     denoisers: dict[str, Any] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
@@ -67,6 +68,13 @@ class ModelSet:
                 self.cards[name] = read_card(path)
             except ModelFileError as error:
                 raise ServeConfigError(f"--model {name}: {error}") from None
+        if self.engine == "openvino":  # a missing package is a start-up error, not a 503 later
+            from mcdenoise.infer.openvino import EngineError, require_openvino
+
+            try:
+                require_openvino()
+            except EngineError as error:
+                raise ServeConfigError(str(error)) from None
 
     @property
     def default(self) -> str:
@@ -79,8 +87,9 @@ class ModelSet:
         device = None if self.device == "auto" else self.device
         try:
             for name, path in self.paths.items():
-                self.denoisers[name] = load_denoiser(path, device)
-                log.info("model %s loaded from %s on %s", name, path, self.denoisers[name].device)
+                self.denoisers[name] = load_denoiser(path, device, engine=self.engine)
+                log.info("model %s loaded from %s on %s (%s)", name, path,
+                         self.denoisers[name].device, self.engine)
             self.ready.set()
         except Exception as error:  # noqa: BLE001 -- reported by /readyz and in the log
             self.error = f"{error.__class__.__name__}: {error}"

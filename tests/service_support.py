@@ -85,15 +85,17 @@ def wait_ready(base_url: str, timeout: float = 60.0, process: subprocess.Popen |
 
 
 @contextlib.contextmanager
-def server_process(args: list[str], log_path: Path, timeout: float = 90.0):
+def server_process(args: list[str], log_path: Path, timeout: float = 90.0,
+                   env: dict[str, str] | None = None):
     """``mcdenoise serve ARGS --port P`` in a subprocess on 127.0.0.1; yields its base URL.
 
-    Its stdout and stderr go to ``log_path``. Stopped (SIGTERM, then SIGKILL) on exit.
+    Its stdout and stderr go to ``log_path``; ``env``: variables added to this process's.
+    Stopped (SIGTERM, then SIGKILL) on exit.
     """
     port = free_port()
     # Passive OpenMP waiting: with the default spinning, torch on a machine shared with other
     # jobs runs many times slower (benchmarks/results/service.md).
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mcdenoise.cli", "serve", "--host", "127.0.0.1",

@@ -38,7 +38,8 @@ def cache_dir() -> Path:
     return Path(base) / "openvino"
 
 
-def _openvino():
+def require_openvino():
+    """The openvino module; EngineError naming the extra to install when it is missing."""
     try:
         import openvino
     except ImportError:
@@ -63,7 +64,7 @@ class OpenVinoNet(torch.nn.Module):
 
     def __init__(self, model: torch.nn.Module, threads: int | None = None):
         super().__init__()
-        ov = _openvino()
+        ov = require_openvino()
         self.config = model.config
         core = ov.Core()
         folder = cache_dir()

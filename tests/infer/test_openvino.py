@@ -59,3 +59,34 @@ def test_a_missing_openvino_package_is_a_clear_error(monkeypatch, capsys, tmp_pa
                  "openvino"]) == 2
     assert "openvino" in capsys.readouterr().err
     assert not (tmp_path / "out.exr").exists()
+
+
+def test_serve_takes_the_engine(tmp_path, cache):
+    """A real server started with --engine openvino answers what torch computes."""
+    import httpx
+
+    from service_support import exr_bytes, server_process
+
+    frame = make_frame(64, 96, seed=2)
+    body = exr_bytes(frame, tmp_path)
+    env_cache = {"MCDENOISE_CACHE": str(cache.parent)}
+    with server_process(["--engine", "openvino"], tmp_path / "server.log", env=env_cache) as url:
+        answer = httpx.post(f"{url}/v1/denoise", files={"file": ("f.exr", body)}, timeout=120)
+        assert answer.status_code == 200, answer.text
+    (tmp_path / "served.exr").write_bytes(answer.content)
+    reference = denoise(load_denoiser(default_model_path(), "cpu"), frame)
+    np.testing.assert_allclose(read_frame(tmp_path / "served.exr").color, reference.color,
+                               rtol=2e-3, atol=1e-3)
+    assert "(openvino)" in (tmp_path / "server.log").read_text()
+    assert list(cache.glob("*.xml"))  # the server converted through the same cache
+
+
+def test_serve_without_openvino_refuses_to_start(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    from service.app import create_app
+    from service.config import ServeConfig, ServeConfigError
+
+    with pytest.raises(ServeConfigError, match=r"mcdenoise\[openvino\]"):
+        create_app(ServeConfig(engine="openvino"))
+    with pytest.raises(ServeConfigError, match="CPU"):
+        ServeConfig(engine="openvino", device="cuda")
