@@ -56,7 +56,7 @@ def denoisers(model: str, untrained_scales: int, untrained_width: int) -> dict:
         plain = Denoiser(UNet(config).to(memory_format=torch.channels_last).eval(),
                          transform_for("full"))
     else:
-        plain = load_denoiser(model or default_model_path(), "cpu")
+        plain = load_denoiser(model or default_model_path(), "cpu", engine="torch")
         plain.model = plain.model.to(memory_format=torch.contiguous_format)
     return {"torch": plain,
             "torch-wide": Denoiser(widen_heads(plain.model).to(memory_format=torch.channels_last)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mcdenoise.errors import UserError
 from mcdenoise.flags import flag
+from mcdenoise.infer import ENGINE_HELP, ENGINES
 
 # 4096 x 4096: DCI 4K and UHD frames pass; a frame this size needs about 2 GB while it is
 # decoded and denoised, so the default queue cannot exhaust a small machine's memory.
@@ -89,10 +90,7 @@ class ServeConfig:
                           help="seconds per request, upload to response; past it 504 (or 408 "
                                "while the upload is still arriving)")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
-    engine: str = flag("torch", choices=("torch", "openvino"),
-                       help="what runs the networks: torch, or OpenVINO on the CPU (faster "
-                            "there; needs the [openvino] extra; a model is converted at "
-                            "start-up, cached afterwards)")
+    engine: str = flag("auto", choices=ENGINES, help=ENGINE_HELP)
     job_ttl: float = flag(DEFAULT_JOB_TTL_S, metavar="S",
                           help="seconds a finished job (its result, its pixels, its status) is "
                                "kept for its client before it is removed and its id answers "
@@ -134,8 +132,9 @@ class ServeConfig:
             raise ServeConfigError(f"--batch must be 1 or more, got {self.batch}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ServeConfigError(f"--device must be auto, cpu or cuda, not {self.device!r}")
-        if self.engine not in ("torch", "openvino"):
-            raise ServeConfigError(f"--engine must be torch or openvino, not {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise ServeConfigError(f"--engine must be one of {', '.join(ENGINES)}, not "
+                                   f"{self.engine!r}")
         if self.engine == "openvino" and self.device == "cuda":
             raise ServeConfigError("--engine openvino runs on the CPU: not with --device cuda")
         if self.log_format not in ("text", "json"):

@@ -54,7 +54,7 @@ class ModelSet:
     """
     paths: dict[str, Path]
     device: str = "auto"
-    engine: str = "torch"  # or "openvino" (CPU): load_denoiser's engine
+    engine: str = "auto"  # load_denoiser's: auto, torch or openvino (CPU)
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     denoisers: dict[str, Any] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
@@ -89,7 +89,7 @@ class ModelSet:
             for name, path in self.paths.items():
                 self.denoisers[name] = load_denoiser(path, device, engine=self.engine)
                 log.info("model %s loaded from %s on %s (%s)", name, path,
-                         self.denoisers[name].device, self.engine)
+                         self.denoisers[name].device, self.denoisers[name].engine)
             self.ready.set()
         except Exception as error:  # noqa: BLE001 -- reported by /readyz and in the log
             self.error = f"{error.__class__.__name__}: {error}"

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # Busy-waiting OpenMP threads make torch up to 20x slower on a shared 2-core machine; the
 # policy is read when torch loads, so it must be set before any test imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenVINO's converted models (the default engine on the CPU) go to a cache of this test run,
+# not the user's; servers and commands the tests start inherit it.
+os.environ.setdefault("MCDENOISE_CACHE", tempfile.mkdtemp(prefix="mcdenoise-test-cache-"))
 
 import numpy as np
 import pytest

@@ -125,6 +125,19 @@ def keyed_server(folder: Path, *args: str):
         yield base_url
 
 
+def make_app(model: Path, **settings):
+    """The service's app for ``model`` (ServeConfig ``settings``), to serve in a thread.
+
+    On torch unless ``engine`` says otherwise: with a module's long-lived server holding an
+    OpenVINO model, a second in-process server started under pytest's output capture left the
+    capture's buffer closed (pytest then failed reading it; each server alone, or either on
+    torch, was fine). The OpenVINO engine is served from a subprocess in test_openvino.py."""
+    from service.app import create_app
+    from service.config import ServeConfig
+
+    return create_app(ServeConfig(model=[str(model)], **{"engine": "torch", **settings}))
+
+
 @contextlib.contextmanager
 def server_thread(app, timeout: float = 60.0, port: int = 0):
     """uvicorn serving ``app`` on 127.0.0.1 in a thread of this process (on ``port``, or any

@@ -31,6 +31,7 @@ import numpy as np
 
 from mcdenoise.errors import ConfigError
 from mcdenoise.flags import add_command, flag
+from mcdenoise.infer import ENGINE_HELP, ENGINES
 
 CROP = 64  # contact-sheet crop, shown at 2x
 
@@ -57,6 +58,7 @@ class BenchMcConfig:
                            help="also time one frame of this size; 0: skip")
     repeats: int = flag(3, help="timed runs per method on the speed frame")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="device for our model")
+    engine: str = flag("auto", choices=ENGINES, help=ENGINE_HELP)
     address: str | None = flag(None, help="Ray cluster for the renders (default: a local one)")
     num_cpus: int | None = flag(None, help="CPUs of the local Ray (default: all)")
     adapt_minutes: str = flag(
@@ -120,7 +122,7 @@ def methods(config: BenchMcConfig) -> list[Method]:
     from mcdenoise.nn.modelfile import default_model_path
 
     device = None if config.device == "auto" else config.device
-    ours = load_denoiser(config.model or default_model_path(), device)
+    ours = load_denoiser(config.model or default_model_path(), device, engine=config.engine)
     found = [Method("noisy", f"noisy {config.spp} spp", lambda frame, _: frame)]
     if oidn.available():
         found.append(Method("oidn", f"OIDN ({config.oidn_quality})",
@@ -132,7 +134,7 @@ def methods(config: BenchMcConfig) -> list[Method]:
         print("pyoidn is not installed: OIDN is left out (pip install pyoidn)", file=sys.stderr)
     found.append(Method("ours", "ours (noisy targets)", lambda frame, _: denoise(ours, frame)))
     if config.clean_model:
-        clean = load_denoiser(config.clean_model, device)
+        clean = load_denoiser(config.clean_model, device, engine=config.engine)
         found.append(Method("ours_clean", "ours (clean targets)",
                             lambda frame, _: denoise(clean, frame)))
     return found
@@ -144,13 +146,14 @@ def adapted_methods(config: BenchMcConfig, scenes: list) -> tuple[list[Method], 
     from mcdenoise.bench.adapt import adapt, parse_budgets
     from mcdenoise.infer.denoise import denoise, load_denoiser
 
+    device = None if config.device == "auto" else config.device
     found, records = [], {}
     for minutes in parse_budgets(config.adapt_minutes):
         runs = {files.scene: adapt(files.scene, minutes, config.model, config.spp,
                                    config.data / "adapt", config.adapt_val_data,
                                    size=config.adapt_size or config.width)
                 for files in scenes}
-        models = {scene: load_denoiser(run.model, None if config.device == "auto" else config.device)
+        models = {scene: load_denoiser(run.model, device, engine=config.engine)
                   for scene, run in runs.items()}
         found.append(Method(f"adapted_{minutes:g}", f"ours adapted {minutes:g} min",
                             lambda frame, scene, models=models: denoise(models[scene], frame)))

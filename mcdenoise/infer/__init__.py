@@ -15,3 +15,13 @@ benchmarks all show or use them.
 # is within 67.8 dB PSNR of the whole frame denoised at once (benchmarks/results/cpu_speed.md).
 TILE = 768
 OVERLAP = 64
+# OpenVINO runs larger tiles faster (it keeps fewer activations alive): a 1080p frame is one
+# row of two 1024 x 1088 tiles, 0.69 of OIDN high's time with the shipped model against 0.82
+# with 768-pixel tiles, and within 97 dB of the whole frame (cpu_speed.md, 2026-12-07).
+TILE_OPENVINO = 1088
+
+# What runs the network: torch, OpenVINO's CPU plugin, or auto (the default everywhere:
+# OpenVINO on the CPU when the package imports, else torch).
+ENGINES = ("auto", "torch", "openvino")
+ENGINE_HELP = ("what runs the network: auto (OpenVINO on the CPU when installed, else torch), "
+               "torch, or openvino (CPU only; a model is converted on first use and cached)")

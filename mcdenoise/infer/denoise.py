@@ -1,6 +1,6 @@
 """Denoise frames with a trained model: the one forward pass of the project.
 
-    denoiser = load_denoiser("RUN/model.safetensors")   # engine="openvino": OpenVINO on the CPU
+    denoiser = load_denoiser("RUN/model.safetensors")   # OpenVINO on the CPU, else torch
     clean = denoise(denoiser, frame)          # Frame -> Frame, colour replaced, all else kept
     cleans = denoise(denoiser, [f1, f2, f3])  # a batch: one forward pass where they allow it
 
@@ -20,7 +20,7 @@ import torch
 
 from mcdenoise.core.files import choose_device
 from mcdenoise.core.frame import Frame
-from mcdenoise.infer import OVERLAP, TILE
+from mcdenoise.infer import ENGINES, OVERLAP, TILE, TILE_OPENVINO
 from mcdenoise.infer.tiling import run_tiled
 from mcdenoise.nn.model import UNet
 from mcdenoise.nn.transform import (Transform, decode_output, frame_input, output_to_hdr,
@@ -34,16 +34,16 @@ class Denoiser:
     transform: Transform
     card: dict[str, Any] = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
-
-
-ENGINES = ("torch", "openvino")
+    tile: int = TILE  # the largest tile side this engine runs fastest (infer/__init__.py)
+    engine: str = "torch"
 
 
 def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = None,
-                  engine: str = "torch") -> Denoiser:
+                  engine: str = "auto") -> Denoiser:
     """A Denoiser from a model file (ModelFileError when it is not one); device None: CUDA
     when available. ``engine="openvino"`` runs the network with OpenVINO on the CPU
-    (infer/openvino.py; EngineError when the package is missing or the device is not the CPU)."""
+    (infer/openvino.py; EngineError when the package is missing or the device is not the
+    CPU); ``"auto"``: OpenVINO when the device is the CPU and the package imports, else torch."""
     from mcdenoise.nn.modelfile import load_model
 
     from mcdenoise.nn.model import widen_heads
@@ -52,16 +52,25 @@ def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = N
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     device = torch.device(device) if device is not None else choose_device(
         "cpu" if engine == "openvino" else "auto")
+    if engine == "auto":
+        engine = "openvino" if device.type == "cpu" and _openvino_available() else "torch"
     model, transform, card = load_model(path, device)
     if engine == "openvino":
         from mcdenoise.infer.openvino import EngineError, OpenVinoNet
 
         if device.type != "cpu":
             raise EngineError(f"--engine openvino runs on the CPU, not on {device}")
-        return Denoiser(OpenVinoNet(model.eval()), transform, card, device)
+        return Denoiser(OpenVinoNet(model.eval()), transform, card, device, TILE_OPENVINO,
+                        "openvino")
     # The same function with channel counts that oneDNN and tensor cores run faster.
     model = widen_heads(model).to(memory_format=torch.channels_last).eval()
     return Denoiser(model, transform, card, device)
+
+
+def _openvino_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
 
 
 def forward(model: torch.nn.Module, x: torch.Tensor, bf16: bool = True) -> torch.Tensor:
@@ -82,20 +91,22 @@ def forward(model: torch.nn.Module, x: torch.Tensor, bf16: bool = True) -> torch
 
 
 @overload
-def denoise(model_or_path: Denoiser | str | os.PathLike, frames: Frame, tile: int = ...,
+def denoise(model_or_path: Denoiser | str | os.PathLike, frames: Frame, tile: int | None = ...,
             overlap: int = ..., use_aux: bool = ..., scale: float | None = ...) -> Frame: ...
 @overload
-def denoise(model_or_path: Denoiser | str | os.PathLike, frames: list[Frame], tile: int = ...,
+def denoise(model_or_path: Denoiser | str | os.PathLike, frames: list[Frame],
+            tile: int | None = ...,
             overlap: int = ..., use_aux: bool = ..., scale: float | None = ...) -> list[Frame]: ...
 
 
-def denoise(model_or_path, frames, tile: int = TILE, overlap: int = OVERLAP,
+def denoise(model_or_path, frames, tile: int | None = None, overlap: int = OVERLAP,
             use_aux: bool = True, scale: float | None = None):
     """The frame (or each frame of a list) with its colour denoised: (H, W, 3) linear HDR,
     same units as the input.
 
-    Frames larger than ``tile`` pixels on a side are denoised in overlapping tiles, with one
-    exposure scale computed on the whole frame, so tiled and whole results agree. A list of
+    Frames larger than ``tile`` pixels (default: the engine's, Denoiser.tile) on a side are
+    denoised in overlapping tiles, with one exposure scale computed on the whole frame, so
+    tiled and whole results agree. A list of
     frames of one size, all with or all without each aux buffer, and small enough not to be
     tiled goes through the network in one batch (each frame keeps its own exposure scale);
     others go one by one. Albedo, normal, alpha, depth, extra layers and metadata are kept;
@@ -105,6 +116,7 @@ def denoise(model_or_path, frames, tile: int = TILE, overlap: int = OVERLAP,
     (``--input-scale``: a sequence whose frames must not flicker with their exposure).
     """
     denoiser = model_or_path if isinstance(model_or_path, Denoiser) else load_denoiser(model_or_path)
+    tile = tile or denoiser.tile
     single = isinstance(frames, Frame)
     batch = [frames] if single else list(frames)
     model = denoiser.model

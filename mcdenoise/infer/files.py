@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from mcdenoise.errors import ConfigError
 from mcdenoise.flags import add_command, command_line, flag
-from mcdenoise.infer import OVERLAP, TILE
+from mcdenoise.infer import ENGINE_HELP, ENGINES, OVERLAP, TILE, TILE_OPENVINO
 from mcdenoise.infer.layers import BEAUTY, AuxSource, parse_layers
 from mcdenoise.infer.sequences import DenoiseInputError, Job, parse_frames, plan
 
@@ -79,10 +79,7 @@ class DenoiseConfig:
                                           "records as exposure_scale")
     blend: float = flag(0.0, help="share of the noisy input mixed back into the result, 0 to 1")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
-    engine: str = flag("torch", choices=("torch", "openvino"),
-                       help="what runs the network: torch, or OpenVINO on the CPU (faster there, "
-                            "benchmarks/results/cpu_speed.md; needs the [openvino] extra; the "
-                            "first use of a model converts it, cached afterwards)")
+    engine: str = flag("auto", choices=ENGINES, help=ENGINE_HELP)
     precision: str = flag("auto", choices=("auto", "half", "float"),
                           help="pixel type of the output's colour; auto: as the input's "
                                "(every other layer keeps its own type)")
@@ -90,7 +87,8 @@ class DenoiseConfig:
                           help="NaN/Inf in colour, albedo or normal: repair (NaN -> 0, Inf -> "
                                "65504, with a warning that counts them; default) or refuse the "
                                "frame")
-    tile: int = flag(TILE, help="largest tile side in pixels; bounds memory")
+    tile: int | None = flag(None, help=f"largest tile side in pixels; bounds memory (default: "
+                                       f"{TILE} on torch, {TILE_OPENVINO} on OpenVINO)")
     overlap: int = flag(OVERLAP, help="overlap of neighbouring tiles in pixels")
     workers: int = flag(0, help="spread frames over N Ray workers (default 0: in this process)")
     address: str | None = flag(None, help="Ray cluster to join with --workers (default: a local one)")

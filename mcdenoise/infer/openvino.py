@@ -3,8 +3,8 @@
     net = OpenVinoNet(model)         # a drop-in for the UNet in a Denoiser (infer/denoise.py)
     y = net(x)                       # (N, C_in, H, W) float32 -> (N, C_out, H, W) float32
 
-On the project's CPUs OpenVINO ran the default network in about 0.6 of torch's time on the
-same tiles (benchmarks/results/cpu_speed.md): it fuses the convolutions with their leaky ReLUs
+On the project's CPUs OpenVINO denoised a 1080p frame in about 0.7 of torch's time (tiles of
+1088 pixels against torch's best, 768; benchmarks/results/cpu_speed.md): it fuses the convolutions with their leaky ReLUs
 and the kernel filter's elementwise chain, which torch's eager mode runs one by one. Outputs
 agree with torch to float rounding (inference precision is pinned to f32: on CPUs with AMX or
 AVX512-BF16 OpenVINO would otherwise pick bf16).
@@ -12,13 +12,15 @@ AVX512-BF16 OpenVINO would otherwise pick bf16).
 Converting a network takes seconds, so the converted model is cached on disk under
 ``$MCDENOISE_CACHE`` (default ``$XDG_CACHE_HOME/mcdenoise``, else ``~/.cache/mcdenoise``),
 keyed by the weights, the architecture and the OpenVINO version; OpenVINO's own compiled-blob
-cache lives beside it. The ``openvino`` package is optional (the ``[openvino]`` extra).
+cache lives beside it. ``openvino`` is one of the project's dependencies; where it cannot be
+installed (a platform without its wheels), ``--engine auto`` falls back to torch.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -26,6 +28,15 @@ from pathlib import Path
 import torch
 
 from mcdenoise.errors import UserError
+
+
+# Tracing warns that the UNet's shape check becomes a constant: it is checked by forward() in
+# infer/denoise.py (which pads) before any input reaches the engine; and OpenVINO's converter
+# uses torch.jit.trace, which torch marks deprecated. Filters set once here rather than by
+# warnings.catch_warnings() around the conversion: that saves and restores the process-wide
+# warning state, and the service converts in a worker thread while other threads run.
+warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
 
 
 class EngineError(UserError, RuntimeError):
@@ -39,13 +50,31 @@ def cache_dir() -> Path:
 
 
 def require_openvino():
-    """The openvino module; EngineError naming the extra to install when it is missing."""
+    """The openvino module, imported without its telemetry (below); EngineError naming the
+    package to install when it is missing."""
+    _block_telemetry()
     try:
         import openvino
     except ImportError:
         raise EngineError("--engine openvino needs the openvino package: pip install "
-                          "'mcdenoise[openvino]' (or use --engine torch)") from None
+                          "openvino (or use --engine torch)") from None
     return openvino
+
+
+def _block_telemetry() -> None:
+    """OpenVINO reports its import and each model conversion to Google Analytics, from a
+    forked process, unless a consent file in the user's home says no. A render node or a
+    studio's server must not call out (nor fork from a server's worker thread), so the
+    telemetry package is made unimportable in this process before openvino is first imported:
+    OpenVINO then uses its own stub, as when that package is not installed."""
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # `import openvino_telemetry` raises ImportError
+        return
+    try:  # imported already (by another library): switch the converter's copies to the stub
+        from openvino.tools.ovc import convert_impl, telemetry_stub, telemetry_utils
+    except ImportError:
+        return
+    convert_impl.tm = telemetry_utils.tm = telemetry_stub
 
 
 def _key(model: torch.nn.Module, version: str) -> str:
@@ -92,11 +121,7 @@ class OpenVinoNet(torch.nn.Module):
         model.eval()
         sample = torch.zeros(1, model.config.in_channels, 64, 64)
         try:
-            # Tracing warns that the UNet's shape check becomes a constant: it is checked by
-            # forward() in infer/denoise.py (which pads) before any input reaches the engine.
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)  # OpenVINO's use of jit.trace
+            with torch.no_grad():
                 return ov.convert_model(model, example_input=sample, input=[ov.PartialShape(
                     [-1, model.config.in_channels, -1, -1])])
         finally:

@@ -51,7 +51,7 @@ def test_denoise_command_takes_the_engine(tmp_path):
 
 def test_a_missing_openvino_package_is_a_clear_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now fails
-    with pytest.raises(EngineError, match=r"pip install 'mcdenoise\[openvino\]'"):
+    with pytest.raises(EngineError, match=r"pip install openvino"):
         load_denoiser(default_model_path(), "cpu", engine="openvino")
     source = tmp_path / "frame.exr"
     write_frame(make_frame(32, 32), source)
@@ -86,7 +86,16 @@ def test_serve_without_openvino_refuses_to_start(monkeypatch):
     from service.app import create_app
     from service.config import ServeConfig, ServeConfigError
 
-    with pytest.raises(ServeConfigError, match=r"mcdenoise\[openvino\]"):
+    with pytest.raises(ServeConfigError, match=r"pip install openvino"):
         create_app(ServeConfig(engine="openvino"))
     with pytest.raises(ServeConfigError, match="CPU"):
         ServeConfig(engine="openvino", device="cuda")
+
+
+def test_auto_takes_openvino_on_the_cpu_and_torch_without_it(monkeypatch):
+    chosen = load_denoiser(default_model_path(), "cpu", engine="auto")
+    assert (chosen.engine, chosen.tile) == ("openvino", 1088)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    fallback = load_denoiser(default_model_path(), "cpu", engine="auto")
+    assert (fallback.engine, fallback.tile) == ("torch", 768)

@@ -15,8 +15,8 @@ import pytest
 
 from mcdenoise.cli import main
 from mcdenoise.core.exr import read_frame
-from service_support import (KEY, WRONG_KEY, exr_bytes, free_port, make_frame, make_model,
-                             server_thread)
+from service_support import (KEY, WRONG_KEY, exr_bytes, free_port, make_app, make_frame,
+                             make_model, server_thread)
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +36,6 @@ def inputs(folder) -> Path:
     for i in range(2):
         exr_bytes(make_frame(32, 40, seed=i), shots, f"shot.{1001 + i}.exr")
     return shots
-
-
-def make_app(model: Path, **settings):
-    from service.app import create_app
-    from service.config import ServeConfig
-
-    return create_app(ServeConfig(model=[str(model)], **settings))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mcdenoise.core.exr import read_frame
-from service_support import KEY, WRONG_KEY, exr_bytes, make_frame, make_model, server_thread
+from service_support import KEY, WRONG_KEY, exr_bytes, make_app, make_frame, make_model, server_thread
 
 H, W = 48, 40
 
@@ -44,13 +44,6 @@ def frame():
 @pytest.fixture(scope="module")
 def good(frame, folder) -> bytes:
     return exr_bytes(frame, folder, "shot_020.exr")
-
-
-def make_app(model: Path, **settings):
-    from service.app import create_app
-    from service.config import ServeConfig
-
-    return create_app(ServeConfig(model=[str(model)], **settings))
 
 
 @pytest.fixture(scope="module")

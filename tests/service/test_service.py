@@ -18,8 +18,8 @@ import OpenEXR
 import pytest
 
 from mcdenoise.core.exr import read_frame, read_header
-from service_support import (KEY, WRONG_KEY, exr_bytes, make_frame, make_model, server_process,
-                             server_thread)
+from service_support import (KEY, WRONG_KEY, exr_bytes, make_app, make_frame, make_model,
+                             server_process, server_thread)
 
 MAX_PIXELS = 128 * 128
 MAX_UPLOAD_MB = 1
@@ -244,12 +244,10 @@ def test_api_keys(server, good):
 
 def test_keys_not_logged_in_process(tmp_path, models, good, caplog):
     """The same with every logger of the process captured at DEBUG (uvicorn, starlette, ours)."""
-    from service.app import create_app
-    from service.config import ServeConfig
 
     keys = tmp_path / "keys"
     keys.write_text(KEY + "\n")
-    app = create_app(ServeConfig(model=[str(models["tiny"])], api_key_file=keys))
+    app = make_app(models["tiny"], api_key_file=keys)
     with caplog.at_level("DEBUG"), server_thread(app) as base_url:
         for key in (KEY, WRONG_KEY):
             httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)}, timeout=60,
@@ -271,9 +269,8 @@ def test_config_refuses_public_address_without_keys(tmp_path, models, capsys):
     assert "--api-key-file" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.write_text("# no keys\n\n")
-    from service.app import create_app
     with pytest.raises(ServeConfigError, match="holds no key"):
-        create_app(ServeConfig(model=[str(models["tiny"])], api_key_file=empty))
+        make_app(models["tiny"], api_key_file=empty)
 
 
 def test_key_comparison():
@@ -456,10 +453,8 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
 
 
 def test_full_queue_answers_503_with_retry_after(models, good, gated):
-    from service.app import create_app
-    from service.config import ServeConfig
 
-    app = create_app(ServeConfig(model=[str(models["tiny"])], queue=1, workers=1))
+    app = make_app(models["tiny"], queue=1, workers=1)
     queue = app.state.queue
     with server_thread(app) as base_url:
         async def scenario():
@@ -488,12 +483,10 @@ def test_full_queue_answers_503_with_retry_after(models, good, gated):
 
 
 def test_request_timeout_answers_504_and_frees_the_slot(models, good, gated):
-    from service.app import create_app
-    from service.config import ServeConfig
 
     # 3 s: ample for the upload and decoding of the small frame on a loaded machine, so the
     # timeout always falls while the gated denoiser holds the job.
-    app = create_app(ServeConfig(model=[str(models["tiny"])], queue=0, timeout=3.0))
+    app = make_app(models["tiny"], queue=0, timeout=3.0)
     queue = app.state.queue
     with server_thread(app) as base_url:
         response = httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)}, timeout=30)
@@ -523,8 +516,6 @@ def test_waiting_small_frames_are_batched(models, workdir, monkeypatch):
     default on a GPU), and come out as if denoised one by one."""
     import service.inference
     from mcdenoise.infer.denoise import denoise, load_denoiser
-    from service.app import create_app
-    from service.config import ServeConfig
 
     gate, sizes = threading.Event(), []
     real = service.inference.denoise
@@ -537,7 +528,7 @@ def test_waiting_small_frames_are_batched(models, workdir, monkeypatch):
     monkeypatch.setattr(service.inference, "denoise", recorded)
     frames = [make_frame(32, 32, seed=20 + i) for i in range(4)]
     files = [exr_bytes(f, workdir, f"batch{i}.exr", precision="float") for i, f in enumerate(frames)]
-    app = create_app(ServeConfig(model=[str(models["tiny"])], queue=4, batch=4))
+    app = make_app(models["tiny"], queue=4, batch=4)
     with server_thread(app) as base_url:
         async def scenario():
             async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:

@@ -29,7 +29,7 @@ import pytest
 
 from mcdenoise.core.exr import read_frame, write_frame
 from mcdenoise.core.frame import Frame
-from service_support import KEY, keyed_server, make_model, server_thread
+from service_support import KEY, keyed_server, make_app, make_model, server_thread
 
 CHROMIUM = os.environ.get("MCDENOISE_CHROMIUM", "/usr/bin/chromium")
 # Flags that let Debian's chromium run headless in containers and CI (no sandbox, no GPU,
@@ -489,11 +489,9 @@ def gated(monkeypatch):
 
 
 def test_busy_server_is_retried_after_its_retry_after_and_jobs_cancel(browser, tmp_path, gated):
-    from service.app import create_app
-    from service.config import ServeConfig
 
     model = make_model(tmp_path / "tiny.safetensors")
-    app = create_app(ServeConfig(model=[str(model)], queue=0, workers=1))
+    app = make_app(model, queue=0, workers=1)
     uploads = [tmp_path / "busy.exr", tmp_path / "later.exr"]
     for seed, path in enumerate(uploads):
         write_frame(scene_frame(32, 48, seed=seed), path)

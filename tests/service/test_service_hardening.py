@@ -19,7 +19,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from service_support import exr_bytes, make_frame, make_model, server_thread
+from service_support import exr_bytes, make_app, make_frame, make_model, server_thread
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,6 @@ def model(folder) -> Path:
 @pytest.fixture(scope="module")
 def good(folder) -> bytes:
     return exr_bytes(make_frame(), folder, "good.exr")
-
-
-def make_app(model: Path, **settings):
-    from service.app import create_app
-    from service.config import ServeConfig
-
-    return create_app(ServeConfig(model=[str(model)], **settings))
 
 
 def assert_error(response: httpx.Response, status: int, code: str, *words: str) -> None:
@@ -325,7 +318,7 @@ def test_start_up_sweeps_what_dead_servers_left(tmp_path):
 def test_readyz_does_not_leak_why_the_model_failed(model, monkeypatch, caplog):
     import mcdenoise.infer.denoise
 
-    def broken(path, device=None):
+    def broken(path, device=None, engine="auto"):
         raise RuntimeError("cannot map /srv/secret/models/weights.bin")
 
     monkeypatch.setattr(mcdenoise.infer.denoise, "load_denoiser", broken)
