@@ -2,6 +2,8 @@
 through tiling and padding, from the file command, with its conversion cached on disk."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -99,3 +101,20 @@ def test_auto_takes_openvino_on_the_cpu_and_torch_without_it(monkeypatch):
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     fallback = load_denoiser(default_model_path(), "cpu", engine="auto")
     assert (fallback.engine, fallback.tile) == ("torch", 768)
+
+
+def test_openvino_sends_no_telemetry(tmp_path):
+    """OpenVINO reports its import and each conversion to Google Analytics from a forked
+    process unless told not to: converting a model in a fresh process forks nothing here."""
+    code = ("import os, sys\n"
+            "forks = []\n"
+            "real_fork = os.fork\n"
+            "os.fork = lambda: forks.append(1) or real_fork()\n"
+            "from mcdenoise.infer.denoise import load_denoiser\n"
+            "from mcdenoise.nn.modelfile import default_model_path\n"
+            "assert load_denoiser(default_model_path(), 'cpu', engine='openvino').engine == 'openvino'\n"
+            "print('forks', len(forks), 'telemetry', sys.modules.get('openvino_telemetry'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "MCDENOISE_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "forks 0 telemetry None" in out.stdout
