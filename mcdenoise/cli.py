@@ -4,17 +4,20 @@ subparser, built from the command's config dataclass (flags.py), and the functio
 photographic benchmark load torch, which `--help` should not wait for).
 
 Errors the user can fix (mcdenoise.errors.UserError: a bad flag, file or scene) print one line
-and exit 2; Ctrl-C exits 130; anything else is a bug and shows its traceback (exit 1).
+and exit 2; Ctrl-C exits 130 and SIGTERM, handled the same way, 143; anything else is a bug
+and shows its traceback (exit 1).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from mcdenoise import __version__
-from mcdenoise.errors import UserError
+from mcdenoise.errors import UserError, interrupt_exit_code, raise_terminated
 from mcdenoise.flags import config_from_args
 
 # OpenMP threads that spin while idle slow torch on small machines many times over; set
@@ -43,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
+    if threading.current_thread() is threading.main_thread():  # (tests call main from threads)
+        signal.signal(signal.SIGTERM, raise_terminated)  # `serve`: uvicorn installs its own
     try:
         config, run = config_from_args(args)  # flags not given may come from MCDENOISE_*
         if isinstance(run, str):  # "module:function": a command whose runner is heavy to import
@@ -52,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"mcdenoise: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # the shell's convention (128 + SIGINT), which farm managers read
+    except KeyboardInterrupt as interrupt:  # 128 + the signal, which farm managers read
         print("mcdenoise: interrupted", file=sys.stderr)
-        return 130
+        return interrupt_exit_code(interrupt)
 
 
 if __name__ == "__main__":

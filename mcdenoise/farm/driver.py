@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mcdenoise.errors import ConfigError
+from mcdenoise.errors import ConfigError, raise_terminated
 from mcdenoise.flags import add_command, flag
 from mcdenoise.farm.layout import Item, Record, item_seed, resolved_scene
 from mcdenoise.farm.lock import DirLock
@@ -210,12 +212,18 @@ def start_ray(address: str | None = None, num_cpus: int | None = None,
 
     if ray.is_initialized():
         return ray
+    ours = signal.getsignal(signal.SIGTERM)
     if address:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=log_to_driver)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private, local cluster
         ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  logging_level=logging.ERROR, log_to_driver=log_to_driver)
+    # ray.init makes SIGTERM exit at once; the command line's handler (cli.main) stops the
+    # command as Ctrl-C does (a trainer checkpoints first; mcdenoise.errors), so it is put
+    # back. Ray's atexit hook still shuts Ray down afterwards.
+    if ours is raise_terminated and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, ours)
     return ray
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mcdenoise.errors import ConfigError
+from mcdenoise.errors import ConfigError, interrupt_exit_code
 from mcdenoise.flags import add_command, command_line, flag
 from mcdenoise.infer import ENGINE_HELP, ENGINES, OVERLAP, TILE, TILE_OPENVINO
 from mcdenoise.infer.layers import BEAUTY, AuxSource, parse_layers
@@ -35,12 +35,13 @@ __all__ = ["DenoiseConfig", "DenoiseInputError", "run_denoise", "NONFINITE", "no
 # What to do with NaN/Inf pixels; the service's nonfinite option takes the same words.
 NONFINITE = ("repair", "refuse")
 # Exit codes, as the farm managers read them (--help and the README list them).
-EXIT_DONE, EXIT_FAILED, EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXIT_CODES = f"""exit codes:
   {EXIT_DONE}    every frame denoised (or kept by --skip-existing)
   {EXIT_FAILED}    some frames failed; each is named on its own line (and in --report)
   {EXIT_BAD_ARGUMENTS}    bad arguments or inputs; nothing was denoised
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGINT): frames already written are whole, none is half-written
+  {EXIT_TERMINATED}  stopped by SIGTERM (a farm manager cancelling the task): the same
 """
 
 
@@ -278,12 +279,13 @@ def run_denoise(config: DenoiseConfig) -> int:
             _denoise_on_ray(todo, config, report)
         elif todo:
             _denoise_all(_load(config), todo, config, report)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C (130) or SIGTERM (143)
         progress.close()
-        report_file.write("interrupted", EXIT_INTERRUPTED)
+        code = interrupt_exit_code(interrupt)
+        report_file.write("interrupted", code)
         print(f"interrupted: {len(report_file.rows)} of {len(jobs)} frames finished, none "
               "half-written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return code
     progress.close()
     done = len(jobs) - len(failures)
     code = EXIT_FAILED if failures else EXIT_DONE

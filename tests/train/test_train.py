@@ -317,6 +317,36 @@ def test_ctrl_c_leaves_a_checkpoint_and_a_model_of_the_last_step(first_run, tmp_
     load_denoiser(tmp_path / "run" / MODEL_FILE)  # usable
 
 
+def test_sigterm_stops_a_background_streaming_run_like_ctrl_c(first_run, tmp_path):
+    """A farm manager's SIGTERM, or `kill PID` of a background run (where the shell ignores
+    SIGINT): a streaming run (Ray, whose init installs its own exit-at-once SIGTERM handler)
+    still writes a checkpoint and a model of its last step and exits 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "mcdenoise.cli", "train", "-o", str(run), *TINY,
+               "--data", str(first_run / "data"), "--stream", "4", "--stream-cpus", "1",
+               "--steps", "100000", "--val-every", "0", "--ckpt-every", "0", "--log-every", "1"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `cmd &` does
+        # Its own local cluster: not the one this process's earlier tests started (RAY_ADDRESS).
+        env={**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "TQDM_DISABLE": "1"})
+    deadline = time.monotonic() + 240
+    while not (run / "train.csv").exists() or len((run / "train.csv").read_text().splitlines()) < 4:
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 143, output
+    step = load_checkpoint(run / CHECKPOINT, torch.device("cpu"))["step"]
+    assert step >= 3 and read_card(run / MODEL_FILE)["training"]["steps"] == step, output
+    assert "--resume" in output
+
+
 def test_bad_scene_files_and_budgets_fail_before_any_work(first_run, tmp_path):
     with pytest.raises(ValueError, match="nosuch.xml: no such scene file"):
         train(tiny_config(None, tmp_path / "a", scenes=str(tmp_path / "nosuch.xml")))

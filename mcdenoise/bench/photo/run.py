@@ -273,28 +273,12 @@ def machine(device: torch.device) -> str:
     return f"{describe()}; trained on {where}; torch {torch.__version__}"
 
 
-def _terminate_as_interrupt(signum, frame):  # noqa: ARG001
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_photo_bench(config: PhotoBenchConfig) -> int:
     """The CLI's `bench photo`: train, test, baselines, JSON + Markdown report + figures.
 
-    SIGTERM (kill PID) acts as Ctrl-C: the trainer checkpoints the last finished step, so a
-    background run (nohup ... &, where SIGINT is ignored) continues with --resume from there."""
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-        try:
-            return _run_photo_bench(config)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    return _run_photo_bench(config)
-
-
-def _run_photo_bench(config: PhotoBenchConfig) -> int:
+    SIGTERM (kill PID) acts as Ctrl-C (cli.main): the trainer checkpoints the last finished
+    step, so a background run (nohup ... &, where SIGINT is ignored) continues with --resume
+    from there."""
     from mcdenoise.bench.photo import baselines
     from mcdenoise.bench.photo import noise as noises
     from mcdenoise.core.files import choose_device
