@@ -88,6 +88,10 @@ class TrainConfig:
     lr: float | None = flag(None, preset=True, help="Adam learning rate")
     rampdown: float = flag(0.3, help="fraction of training with the cos^2 lr ramp-down")
     grad_clip: float = flag(1.0, help="clip the gradient norm to this; 0: off")
+    ema: float = flag(
+        0.0, metavar="DECAY", help="keep an exponential moving average of the weights (decay "
+        "per step, e.g. 0.999; warmed up as min(DECAY, (1+step)/(10+step))): validation and the "
+        "model file use it, which steadies the noise of noisy-target gradients (0: off)")
     exposure: str = flag(
         "auto", choices=("auto", "none"), help="auto: scale each input so its block-luminance "
         "geometric mean is 0.18, undone on the output")
@@ -185,6 +189,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         (filled.lr > 0, "--lr must be positive"),
         (0 <= filled.rampdown <= 1, "--rampdown must be in [0, 1]"),
         (filled.grad_clip >= 0, "--grad-clip must be >= 0 (0: off)"),
+        (0.0 <= filled.ema < 1.0, "--ema must be in [0, 1) (0: off)"),
         (filled.workers >= 0, "--workers must be >= 0"),
         (filled.spp >= 1, "--spp must be at least 1"),
         (filled.val_every >= 0 and filled.ckpt_every >= 0 and filled.log_every >= 1,

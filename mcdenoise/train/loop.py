@@ -8,6 +8,8 @@ brings its own. fit() owns the rest of the recipe:
 - Adam (0.9, 0.99, 1e-8), constant lr then a cos^2 ramp-down over the last ``rampdown``
   fraction (lr_at); gradient-norm clipping; a step whose loss or gradient is not finite is
   skipped and counted (all ranks together);
+- optionally (``ema``) an exponential moving average of the weights, which validation and
+  the model file use;
 - on CUDA bf16 autocast; channels_last everywhere;
 - with ``world > 1`` data-parallel (DDP) across Ray Train workers, rank 0 logging,
   validating, checkpointing and writing the model file;
@@ -21,6 +23,7 @@ tb/ (TensorBoard) from RunLog, and what the task's ``finish`` writes (the model 
 """
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -51,6 +54,12 @@ def lr_at(step: int, steps: int, base: float, rampdown: float) -> float:
         return base
     t = (step - start) / (rampdown * steps)
     return base * math.cos(0.5 * math.pi * min(t, 1.0)) ** 2
+
+
+def ema_decay(step: int, decay: float) -> float:
+    """The average's decay at global ``step``: ``decay``, warmed up so that the first steps
+    (of a run from an --init model or from scratch) are not averaged with the start."""
+    return min(decay, (1.0 + step) / (10.0 + step))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -150,7 +159,7 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     config.steps) or, when given, until ``deadline`` (time.monotonic() seconds; --minutes),
     whichever comes first: the run then ends there as if that were its last step. Of the
     config, fit uses the run directory, the optimisation fields (steps, batch, lr, rampdown,
-    grad_clip, loss, seed) and the logging/checkpoint cadence.
+    grad_clip, ema, loss, seed) and the logging/checkpoint cadence.
 
     Every rank runs this; with world > 1 the process group must exist (Ray Train makes it).
     Rank 0 validates, logs, checkpoints and, at the last step, writes the model file.
@@ -177,6 +186,7 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=BETAS, eps=ADAM_EPS)
     start, skipped, elapsed, history, sessions = 0, 0, 0.0, [], []
     checkpoint = run / CHECKPOINT
+    state = None
     if config.resume and checkpoint.exists():  # check_run has vetted the config
         state = load_checkpoint(checkpoint, device)
         net.load_state_dict(state["model"])
@@ -192,6 +202,14 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
             print(f"{run}: no checkpoint to resume from; starting from step 0", flush=True)
         if task.init is not None:  # after the random init, so the RNG state is the same
             net.load_state_dict(task.init)
+    # The average of the weights (--ema): what validation sees and the model file holds. A
+    # resumed run without one in its checkpoint starts it from the current weights.
+    averaged = None
+    if config.ema > 0:
+        averaged = copy.deepcopy(net).requires_grad_(False)
+        if state is not None and "ema" in state:
+            averaged.load_state_dict(state["ema"])
+    shown = averaged if averaged is not None else net  # validated and written
     # One record per invocation of a run (a resumed run's card lists them all).
     session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_step": start,
                "to_step": start, "seconds": 0.0, "device": device.type}
@@ -224,10 +242,11 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
             "step": step, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
             "skipped": skipped, "elapsed_s": elapsed + time.perf_counter() - began,
             "history": json.dumps(history), "sessions": json.dumps(this_session(step)),
-            "config": config_dict(config), "rng": rng})
+            "config": config_dict(config), "rng": rng,
+            **({"ema": averaged.state_dict()} if averaged is not None else {})})
 
     def run_validation(step: int) -> None:
-        result = task.validate(net, step)
+        result = task.validate(shown, step)
         result["step"] = step
         result["elapsed_s"] = round(elapsed + time.perf_counter() - began, 2)
         history.append(result)
@@ -285,6 +304,11 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
                 ok = math.isfinite(grad_norm)  # gradients are all-reduced: ranks agree
                 if ok:
                     optimizer.step()
+                    if averaged is not None:  # average += (1 - decay) (weights - average)
+                        weight = 1.0 - ema_decay(step, config.ema)
+                        with torch.no_grad():
+                            for mean, value in zip(averaged.parameters(), net.parameters()):
+                                mean.lerp_(value, weight)
                 else:
                     optimizer.zero_grad(set_to_none=True)
             if not ok:
@@ -316,7 +340,7 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
         if lead and completed > start:
             save(completed)  # the step in progress is lost, the ones before it are not
             # A usable model too: the weights of the last finished step.
-            model_path = task.finish(net, summarize(completed), history)
+            model_path = task.finish(shown, summarize(completed), history)
             print(f"\ninterrupted: checkpoint at step {completed} in {checkpoint} (continue with "
                   f"--resume), model of that step in {model_path}", file=sys.stderr, flush=True)
         raise
@@ -336,5 +360,5 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
         if validating and (not history or history[-1]["step"] != final):
             run_validation(final)
             summary["validation"] = history[-1]
-        summary["model"] = task.finish(net, summary, history)
+        summary["model"] = task.finish(shown, summary, history)
     return summary

@@ -116,6 +116,31 @@ def test_resume_gives_the_same_weights(first_run, tmp_path):
         train(replace(halves, resume=True, width=32, steps=8))
 
 
+def test_the_weight_average_resumes_exactly_and_is_the_model_file(first_run, tmp_path):
+    """--ema: the model file holds the average, not the last weights; the average goes into
+    the checkpoint, so 3 + 3 steps with a resume average exactly as 6 in one go."""
+    from mcdenoise.nn.modelfile import load_model
+    from mcdenoise.train.loop import ema_decay
+
+    assert ema_decay(0, 0.999) == pytest.approx(0.1) and ema_decay(10**6, 0.999) == 0.999
+    data = first_run / "data"
+    train(tiny_config(data, tmp_path / "once", ema=0.5))
+    halves = tiny_config(data, tmp_path / "halves", ema=0.5)
+    train(halves, stop_at=3)
+    train(replace(halves, resume=True))
+    once = load_checkpoint(tmp_path / "once" / CHECKPOINT, torch.device("cpu"))
+    resumed = load_checkpoint(tmp_path / "halves" / CHECKPOINT, torch.device("cpu"))
+    for name, tensor in once["ema"].items():
+        assert torch.equal(tensor, resumed["ema"][name]), name
+    written = load_model(tmp_path / "once" / MODEL_FILE)[0].state_dict()
+    assert all(torch.equal(written[name], t) for name, t in once["ema"].items())
+    assert not all(torch.equal(written[name], t) for name, t in once["model"].items())
+    # Without --ema the checkpoint has no average and the file holds the last weights.
+    plain = train(tiny_config(data, tmp_path / "plain"))
+    assert "ema" not in load_checkpoint(tmp_path / "plain" / CHECKPOINT, torch.device("cpu"))
+    assert plain["model"]
+
+
 def test_init_starts_from_the_model_and_continues_its_lineage(first_run, tmp_path):
     """--init: the run's step-0 network is the model's (its validation output is identical to
     the one the model's own run wrote at its last step), the network comes from the card even
