@@ -4,10 +4,11 @@
     y = net(x)                       # (N, C_in, H, W) float32 -> (N, C_out, H, W) float32
 
 On the project's CPUs OpenVINO denoised a 1080p frame in about 0.7 of torch's time (tiles of
-1088 pixels against torch's best, 768; benchmarks/results/cpu_speed.md): it fuses the convolutions with their leaky ReLUs
-and the kernel filter's elementwise chain, which torch's eager mode runs one by one. Outputs
-agree with torch to float rounding (inference precision is pinned to f32: on CPUs with AMX or
-AVX512-BF16 OpenVINO would otherwise pick bf16).
+1088 pixels against torch's best, 768; benchmarks/results/cpu_speed.md): it fuses the
+convolutions with their leaky ReLUs and the kernel filter's elementwise chain, which torch's
+eager mode runs one by one; and it kept its speed when other work shared the cores, where
+torch slowed down threefold. Outputs agree with torch to float rounding (inference precision
+is pinned to f32: on CPUs with AMX or AVX512-BF16 OpenVINO would otherwise pick bf16).
 
 Converting a network takes seconds, so the converted model is cached on disk under
 ``$MCDENOISE_CACHE`` (default ``$XDG_CACHE_HOME/mcdenoise``, else ``~/.cache/mcdenoise``),
