@@ -16,8 +16,8 @@ benchmarks all show or use them.
 TILE = 768
 OVERLAP = 64
 # OpenVINO runs larger tiles faster (it keeps fewer activations alive): a 1080p frame is one
-# row of two 1024 x 1088 tiles, 0.69 of OIDN high's time with the shipped model against 0.82
-# with 768-pixel tiles, and within 97 dB of the whole frame (cpu_speed.md, 2026-12-07).
+# row of two 1024 x 1088 tiles, 0.69 of OIDN high's time with the 16-wide model against 0.82
+# with 768-pixel tiles (0.86 against 0.92 with the 24-wide one), and within 97 dB of the whole frame (cpu_speed.md, 2026-12-07).
 TILE_OPENVINO = 1088
 
 # What runs the network: torch, OpenVINO's CPU plugin, or auto (the default everywhere:

@@ -108,8 +108,8 @@ def denoise(model_or_path, frames, tile: int | None = None, overlap: int = OVERL
     denoised in overlapping tiles, with one exposure scale computed on the whole frame, so
     tiled and whole results agree. A list of frames of one size, all with or all without
     each aux buffer, and small enough not to be tiled goes through the network in one batch
-    (each frame keeps its own exposure scale); others go one by one. Albedo, normal, alpha, depth, extra layers and metadata are kept;
-    metadata gains ``denoised`` (exposure scale used and the model's card summary).
+    (each frame keeps its own exposure scale); others go one by one. Albedo, normal, alpha,
+    depth, extra layers and metadata are kept; metadata gains ``denoised`` (exposure scale used and the model's card summary).
     ``use_aux=False`` denoises from the colour alone even when the frame has albedo and normal
     (``--no-aux``). ``scale``: one exposure scale for every frame instead of each frame's own
     (``--input-scale``: a sequence whose frames must not flicker with their exposure).
