@@ -15,6 +15,8 @@ at several levels of a pyramid of the colour (full, 1/2, 1/4, ... resolution), e
 kernels predicted from the decoder's features at that resolution, and blends the levels
 coarse to fine with per-pixel weights (Vogels et al. 2018, "Denoising with kernel prediction
 and asymmetric loss functions"): a flat wall averages hundreds of pixels, an edge keeps 5x5.
+``demodulate`` also filters the colour divided by the albedo and blends, per pixel, that
+result times the albedo with the plain one: textures survive wide averages.
 
 Every conv is 3x3 with padding 1, followed by leaky ReLU 0.1, except the last (linear);
 no batch norm; He initialisation. The paper's width 48 has about 1.0 M parameters for 9
@@ -41,6 +43,13 @@ SLOPE = 0.1
 # mostly the full-resolution 5x5 box, not a blur of every level (which spreads fireflies
 # widely and, as with 9x9 kernels, drives the first steps to collapse the kernels).
 BLEND_START = -2.0
+# Demodulation (UNetConfig.demodulate): kernels also average colour / (albedo + DEMOD_EPS),
+# and the result is multiplied back by (albedo + DEMOD_EPS). The epsilon bounds how much a
+# pixel of near-black albedo (an emitter, the sky, a black cloth) is amplified when a kernel
+# mixes it into a neighbour: at most 1 / DEMOD_EPS = 20 times. The share of the demodulated
+# result starts at sigmoid(-4) = 0.018, so a model grown to demodulate starts as the old one.
+DEMOD_EPS = 0.05
+DEMOD_START = -4.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,14 @@ class UNetConfig:
     kernel_space: str = "tonemapped"
     # scales > 1 (needs kernel): kernels at this many pyramid levels, 1 to POOLS.
     scales: int = 1
+    # demodulate (needs kernel, linear space and albedo among the inputs, channels 3-5): the
+    # kernels also filter the colour divided by the albedo, where a texture's pattern is gone
+    # and only the lighting's noise is left, so a kernel can average across a textured floor
+    # without blurring its texture; the albedo multiplies the pattern back in. One more
+    # output channel of the last conv gives each pixel's share of that demodulated result
+    # (the rest is the plain filtered colour: emitters, glass, the sky, where albedo is no
+    # factor of the colour).
+    demodulate: bool = False
 
     def to_dict(self) -> dict:
         return {"name": NAME, **asdict(self)}
@@ -76,7 +93,8 @@ class UNetConfig:
             raise ValueError(f"unknown architecture {card.get('name')!r} (expected {NAME!r})")
         return cls(int(card["in_channels"]), int(card["out_channels"]), int(card["width"]),
                    bool(card.get("residual", False)), int(card.get("kernel", 0)),
-                   card.get("kernel_space", "tonemapped"), int(card.get("scales", 1)))
+                   card.get("kernel_space", "tonemapped"), int(card.get("scales", 1)),
+                   bool(card.get("demodulate", False)))
 
 
 def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -104,10 +122,14 @@ class UNet(nn.Module):
             raise ValueError(f"kernel_space must be tonemapped or linear, not {config.kernel_space!r}")
         if not 1 <= config.scales <= POOLS or (config.scales > 1 and not config.kernel):
             raise ValueError(f"scales must be 1 to {POOLS}, and more than 1 needs kernel prediction")
+        if config.demodulate and (config.kernel_space != "linear" or config.in_channels < 6):
+            raise ValueError("demodulate needs linear kernels and albedo among the inputs")
         taps = config.kernel ** 2
         # With several scales every level but the coarsest also predicts one blend logit: how
-        # much of the next coarser level's result its pixels take (BLEND_START at the start).
-        self.out_c = conv(head2, taps + (config.scales > 1) if config.kernel else m)
+        # much of the next coarser level's result its pixels take (BLEND_START at the start);
+        # with demodulate the full-resolution head's last channel is the demodulated share.
+        self.out_c = conv(head2, taps + (config.scales > 1) + config.demodulate
+                          if config.kernel else m)
         # level_heads[l - 1]: kernels (+ blend logit) at resolution 1/2^l from the decoder's
         # 2 * width features there, l = 1 .. scales - 1.
         self.level_heads = nn.ModuleList(conv(2 * w, taps + (l < config.scales - 1))
@@ -126,7 +148,10 @@ class UNet(nn.Module):
         for head in [self.out_c, *self.level_heads] if self.config.scales > 1 else []:
             nn.init.zeros_(head.weight)
             if head.out_channels > self.config.kernel ** 2:
-                head.bias.data[-1] = BLEND_START
+                head.bias.data[self.config.kernel ** 2] = BLEND_START
+        if self.config.demodulate:
+            nn.init.zeros_(self.out_c.weight)
+            self.out_c.bias.data[-1] = DEMOD_START
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, C_out, H, W); H and W must be multiples of 32."""
@@ -158,11 +183,21 @@ class UNet(nn.Module):
                 image = x[:, :self.config.out_channels].float()
                 if self.config.kernel_space == "linear":
                     image = untonemap(image)
+                if self.config.demodulate:
+                    albedo = x[:, 3:6].float().clamp(0.0, 1.0) + DEMOD_EPS
+                    image = torch.cat([image, image / albedo], dim=1)
                 if self.config.scales > 1:
                     heads = [out] + [head(levels[l].float())
                                      for l, head in enumerate(self.level_heads, start=1)]
-                    return blend_pyramid(heads, image, self.config.kernel)
-                return apply_kernels(out, image, self.config.kernel)
+                    filtered = blend_pyramid(heads, image, self.config.kernel)
+                else:
+                    filtered = apply_kernels(out[:, :self.config.kernel ** 2], image,
+                                             self.config.kernel)
+                if not self.config.demodulate:
+                    return filtered
+                plain, flat = filtered[:, :3], filtered[:, 3:]
+                share = torch.sigmoid(out[:, -1:])
+                return plain + share * (flat * albedo - plain)
             return out + x[:, :out.shape[1]].float() if self.config.residual else out
 
 
@@ -191,7 +226,8 @@ def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch
 
 def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int) -> torch.Tensor:
     """Multi-scale kernel filtering. heads[l]: (N, size^2 [+ 1], H / 2^l, W / 2^l), the kernel
-    logits at pyramid level l and, for every level but the last, one blend logit; image
+    logits at pyramid level l and, for every level but the last, one blend logit (channels after
+    it, such as the demodulated share, are not read here); image
     (N, C, H, W) -> (N, C, H, W).
 
     Level l of the pyramid is the image 2x2-averaged l times; each level is filtered with its

@@ -6,7 +6,9 @@ its new output channels get fresh He-initialised weights, and the weights that w
 new channel into an old one are zero. The wider network therefore returns exactly the old
 network's output at the start, and training gives the new channels a use from there: the
 gradient reaches the zero weights at once, because the new channels' activations are not zero.
-This is how the shipped model grows (``mcdenoise train --init default --width 24``) instead of
+``demodulated(model)`` adds the demodulated head (UNetConfig.demodulate) the same way: its one
+new output channel starts with zero weights and the DEMOD_START bias. This is how the shipped
+model grows (``mcdenoise train --init default --width 24``) instead of
 starting a larger network from random weights, which loses hours of CPU training (the study in
 benchmarks/results/train_study.md: at equal CPU time the wider networks lagged behind).
 """
@@ -16,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from mcdenoise.nn.model import POOLS, UNet
+from mcdenoise.nn.model import DEMOD_START, POOLS, UNet
 
 
 def _plan(model: UNet, width: int) -> dict[str, tuple[list[tuple[int, int]], tuple[int, int]]]:
@@ -66,3 +68,31 @@ def widen(model: UNet, width: int, seed: int = 0) -> UNet:
             if out_new > out_old:
                 target.bias[out_old:].zero_()
     return wide.to(next(model.parameters()).device)
+
+
+def demodulated(model: UNet) -> UNet:
+    """A copy of the kernel-predicting ``model`` with the demodulated head added, computing
+    nearly the same function: the new share logit starts at DEMOD_START for every pixel."""
+    if model.config.demodulate:
+        return model
+    grown = UNet(replace(model.config, demodulate=True))
+    state = model.state_dict()
+    with torch.no_grad():
+        old = state.pop("out_c.weight"), state.pop("out_c.bias")
+        grown.load_state_dict(state, strict=False)
+        grown.out_c.weight.zero_()
+        grown.out_c.weight[:-1] = old[0]
+        grown.out_c.bias[:-1] = old[1]
+        grown.out_c.bias[-1] = DEMOD_START
+    return grown.to(next(model.parameters()).device)
+
+
+def grow(model: UNet, network, seed: int = 0) -> UNet:
+    """``model`` grown to the UNetConfig ``network`` when that differs only by a larger width
+    and/or the demodulated head; otherwise ``model`` unchanged (the caller checks)."""
+    if network.width > model.config.width and replace(model.config, width=network.width,
+                                                      demodulate=network.demodulate) == network:
+        model = widen(model, network.width, seed)
+    if network.demodulate and replace(model.config, demodulate=True) == network:
+        model = demodulated(model)
+    return model

@@ -31,8 +31,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
-                   "output_map", "residual", "kernel", "kernel_space", "scales", "aux_dropout",
-                   "workers")
+                   "output_map", "residual", "kernel", "kernel_space", "scales", "demodulate",
+                   "aux_dropout", "workers")
 
 # Fields added with a default other than what runs saved before them did: a run saved
 # without the field used this value.
@@ -113,6 +113,12 @@ class TrainConfig:
         5, help="apply the kernels at this many levels of a pyramid of the colour (full, "
                 "1/2, ... 1/16 resolution, blended per pixel; 1: full resolution only, as "
                 "models before the architecture study in benchmarks/results/train_study.md)")
+    demodulate: bool = flag(
+        False, help="the kernels also filter the colour divided by the albedo (texture "
+        "removed, noise left) and a per-pixel share of that result, times the albedo, "
+        "replaces the plain one: a textured surface can then be averaged widely without "
+        "blurring its texture (needs --kernel, linear kernels and an albedo input; with --init "
+        "it grows the model's head around the same function)")
     aux_dropout: float = flag(
         0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
                    "by zeros, so the model also denoises frames without them (0: never)")
@@ -200,6 +206,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
          "--kernel must be 0 or an odd size of at least 3"),
         (1 <= filled.scales <= 5 and (filled.scales == 1 or filled.kernel > 0),
          "--scales must be 1 to 5, and more than 1 needs --kernel"),
+        (not filled.demodulate or (filled.kernel > 0 and filled.kernel_space == "linear"
+                                   and filled.inputs != "color"),
+         "--demodulate needs --kernel, --kernel-space linear and an albedo input (--inputs "
+         "albedo or full)"),
         (filled.stream >= 0, "--stream must be >= 0 (0: off)"),
         (filled.views >= 1, "--views must be at least 1"),
         (0.0 <= filled.family_share < 1.0, "--family-share must be in [0, 1)"),
@@ -267,6 +277,7 @@ def init_fields(config: TrainConfig) -> dict[str, Any]:
                           f"(--width larger), not shrink to --width {config.width}")
     return {"width": config.width or network.width, "inputs": inputs[0], "kernel": network.kernel,
             "kernel_space": network.kernel_space, "scales": network.scales,
+            "demodulate": config.demodulate or network.demodulate,
             "residual": network.residual or bool(network.kernel), "exposure": transform.exposure,
             "output_map": config.output_map if network.kernel and network.kernel_space == "linear"
             else transform.output}

@@ -157,7 +157,7 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
         return str(path)
 
     network = UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
-                         config.kernel, config.kernel_space, config.scales)
+                         config.kernel, config.kernel_space, config.scales, config.demodulate)
     return Task(network, dataset,
                 partial(decode_output, transform), run_validation if val_items else None,
                 RunLog.VAL, describe_validation, finish,
@@ -171,15 +171,11 @@ def init_weights(config: TrainConfig, network) -> dict[str, Any] | None:
     if config.init is None:
         return None
     from mcdenoise.nn.modelfile import load_model
+    from mcdenoise.nn.widen import grow
 
     model, _, _ = load_model(init_path(config.init))
-    if model.config.width < network.width:  # --width grows it: the same function, wider
-        from dataclasses import replace
-
-        from mcdenoise.nn.widen import widen
-
-        if replace(model.config, width=network.width) == network:
-            model = widen(model, network.width, seed=config.seed)
+    # --width and --demodulate grow it around the same function (nn/widen.py).
+    model = grow(model, network, seed=config.seed)
     if model.config != network:
         raise ConfigError(f"--init {config.init}: its network {model.config} is not the one "
                           f"this run trains ({network})")

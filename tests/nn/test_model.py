@@ -272,3 +272,40 @@ def test_widened_heads_compute_the_same_function(width, scales):
     x = torch.rand(1, 9, 64, 96)
     with torch.no_grad():
         assert torch.allclose(wide(x), net(x), rtol=1e-5, atol=1e-6)
+
+
+def test_demodulated_kernels_keep_a_texture_and_change_nothing_without_albedo():
+    """A textured floor under noisy light: the demodulated head averages the light alone and
+    multiplies the texture back in, so a wide average keeps the texture that the plain filter
+    blurs; a frame without albedo (zeros) gets the plain filter's result, whatever the share."""
+    from mcdenoise.nn.model import DEMOD_EPS, untonemap
+    from mcdenoise.core.color import GAMMA
+    from mcdenoise.nn.widen import demodulated
+
+    torch.manual_seed(2)
+    plain = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear")).eval()
+    demod = demodulated(plain).eval()
+    assert demod.config.demodulate and UNetConfig.from_dict(demod.config.to_dict()) == demod.config
+    assert demod.out_c.out_channels == plain.out_c.out_channels + 1
+    checker = ((torch.arange(64)[:, None] // 2 + torch.arange(64)[None] // 2) % 2).float()
+    albedo = (0.2 + 0.6 * checker).expand(1, 3, 64, 64)  # a 2x2-pixel checkerboard texture
+    light = (1.0 + 0.3 * torch.randn(1, 1, 64, 64)).clamp(min=0.1)
+    color = albedo * light
+    tonemapped = (color / (1 + color)) ** (1 / GAMMA)  # transform.py's T, as the net sees it
+    x = torch.cat([tonemapped, albedo, torch.zeros(1, 3, 64, 64)], dim=1)
+    with torch.no_grad():
+        demod.out_c.bias[-1] = 30.0  # every pixel takes the demodulated result
+        box, flat = plain(x), demod(x)  # the untrained kernels: 5x5 boxes
+    colour = untonemap(x[:, :3])
+    # The box blurs the checkerboard to its mean; demodulated, each pixel keeps its albedo.
+    texture = lambda img: (img * (checker - 0.5)).mean().item()  # noqa: E731
+    assert texture(flat) > 0.8 * texture(colour) and texture(box) < 0.2 * texture(colour)
+    error = lambda img: (img - albedo * light.mean()).square().mean().item()  # noqa: E731
+    assert error(flat) < min(error(box), error(colour)) / 5  # the light is smoothed
+    no_albedo = x.clone()
+    no_albedo[:, 3:6] = 0
+    with torch.no_grad():
+        assert torch.allclose(demod(no_albedo), plain(no_albedo), rtol=1e-5, atol=1e-6)
+    assert DEMOD_EPS > 0
+    with pytest.raises(ValueError, match="demodulate"):
+        UNet(UNetConfig(3, 3, 16, kernel=5, kernel_space="linear", demodulate=True))
