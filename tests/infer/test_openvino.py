@@ -42,6 +42,31 @@ def test_openvino_denoises_as_torch_does_and_caches_the_conversion(cache):
     np.testing.assert_allclose(again.color, ov_out.color, rtol=1e-5, atol=1e-6)
 
 
+def test_openvino_runs_the_demodulated_head_as_torch_does(tmp_path):
+    """A model with the demodulated head (train --demodulate), its share far from the start
+    value so that both filtered images count: OpenVINO's output is torch's."""
+    import torch
+
+    from mcdenoise.nn.modelfile import load_model, save_model
+    from mcdenoise.nn.widen import demodulated
+
+    model, _, card = load_model(default_model_path())
+    grown = demodulated(model)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        grown.out_c.weight[-1].normal_(0, 0.3)  # a share that varies from pixel to pixel
+        grown.out_c.bias[-1] = 0.0
+    path = tmp_path / "demod.safetensors"
+    save_model(path, grown, {**card, "architecture": grown.config.to_dict()})
+    frame = make_frame(97, 150, seed=5)
+    torch_out = denoise(load_denoiser(path, "cpu", engine="torch"), frame, tile=96, overlap=32)
+    ov_out = denoise(load_denoiser(path, "cpu", engine="openvino"), frame, tile=96, overlap=32)
+    plain = denoise(load_denoiser(default_model_path(), "cpu", engine="torch"), frame)
+    assert not np.allclose(torch_out.color, plain.color, rtol=1e-2)  # the share is at work
+    relative = np.abs(ov_out.color - torch_out.color) / (np.abs(torch_out.color) + 1e-3)
+    assert relative.max() < 1e-3, relative.max()
+
+
 def test_denoise_command_takes_the_engine(tmp_path):
     source = tmp_path / "frame.exr"
     write_frame(make_frame(64, 96, seed=1), source)
