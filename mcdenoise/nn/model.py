@@ -83,6 +83,12 @@ class UNetConfig:
     # (the rest is the plain filtered colour: emitters, glass, the sky, where albedo is no
     # factor of the colour).
     demodulate: bool = False
+    # separate_kernels (needs demodulate): the demodulated image gets its own kernels and
+    # blend logits at every level instead of sharing the plain image's. One shared set has to
+    # compromise between the plain image's narrow support (a texture is in it) and the
+    # demodulated image's wide one; with a set each, the plain kernels can stay narrow where
+    # the albedo hides a reflection while the demodulated ones average a textured floor.
+    separate_kernels: bool = False
 
     def to_dict(self) -> dict:
         return {"name": NAME, **asdict(self)}
@@ -94,7 +100,8 @@ class UNetConfig:
         return cls(int(card["in_channels"]), int(card["out_channels"]), int(card["width"]),
                    bool(card.get("residual", False)), int(card.get("kernel", 0)),
                    card.get("kernel_space", "tonemapped"), int(card.get("scales", 1)),
-                   bool(card.get("demodulate", False)))
+                   bool(card.get("demodulate", False)),
+                   bool(card.get("separate_kernels", False)))
 
 
 def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -124,17 +131,25 @@ class UNet(nn.Module):
             raise ValueError(f"scales must be 1 to {POOLS}, and more than 1 needs kernel prediction")
         if config.demodulate and (config.kernel_space != "linear" or config.in_channels < 6):
             raise ValueError("demodulate needs linear kernels and albedo among the inputs")
-        taps = config.kernel ** 2
+        if config.separate_kernels and not config.demodulate:
+            raise ValueError("separate_kernels needs demodulate")
         # With several scales every level but the coarsest also predicts one blend logit: how
-        # much of the next coarser level's result its pixels take (BLEND_START at the start);
-        # with demodulate the full-resolution head's last channel is the demodulated share.
-        self.out_c = conv(head2, taps + (config.scales > 1) + config.demodulate
+        # much of the next coarser level's result its pixels take (BLEND_START at the start).
+        # With separate_kernels each head holds two such sets, the plain image's first; with
+        # demodulate the full-resolution head's last channel is the demodulated share.
+        copies = 1 + config.separate_kernels
+        self.out_c = conv(head2, copies * self.head_set(0) + config.demodulate
                           if config.kernel else m)
         # level_heads[l - 1]: kernels (+ blend logit) at resolution 1/2^l from the decoder's
         # 2 * width features there, l = 1 .. scales - 1.
-        self.level_heads = nn.ModuleList(conv(2 * w, taps + (l < config.scales - 1))
+        self.level_heads = nn.ModuleList(conv(2 * w, copies * self.head_set(l))
                                          for l in range(1, config.scales))
         self.reset_parameters()
+
+    def head_set(self, level: int) -> int:
+        """Channels of one kernel set at pyramid ``level``: kernel^2 taps, then a blend logit
+        on every level but the coarsest."""
+        return self.config.kernel ** 2 + (level < self.config.scales - 1)
 
     def reset_parameters(self) -> None:
         """He initialisation for leaky ReLU 0.1 (linear gain on the last conv); zero biases."""
@@ -145,10 +160,12 @@ class UNet(nn.Module):
         nn.init.kaiming_normal_(self.out_c.weight, nonlinearity="linear")
         if self.config.residual or self.config.kernel:
             nn.init.zeros_(self.out_c.weight)
-        for head in [self.out_c, *self.level_heads] if self.config.scales > 1 else []:
+        for level, head in enumerate([self.out_c, *self.level_heads]
+                                     if self.config.scales > 1 else []):
             nn.init.zeros_(head.weight)
-            if head.out_channels > self.config.kernel ** 2:
-                head.bias.data[self.config.kernel ** 2] = BLEND_START
+            if level < self.config.scales - 1:
+                size, copies = self.head_set(level), 1 + self.config.separate_kernels
+                head.bias.data[self.config.kernel ** 2:size * copies:size] = BLEND_START
         if self.config.demodulate:
             nn.init.zeros_(self.out_c.weight)
             self.out_c.bias.data[-1] = DEMOD_START
@@ -186,19 +203,29 @@ class UNet(nn.Module):
                 if self.config.demodulate:
                     albedo = x[:, 3:6].float().clamp(0.0, 1.0) + DEMOD_EPS
                     image = torch.cat([image, image / albedo], dim=1)
-                if self.config.scales > 1:
-                    heads = [out] + [head(levels[l].float())
-                                     for l, head in enumerate(self.level_heads, start=1)]
-                    filtered = blend_pyramid(heads, image, self.config.kernel)
+                heads = [out] + [head(levels[l].float())
+                                 for l, head in enumerate(self.level_heads, start=1)]
+                if self.config.separate_kernels:
+                    sets = [[h[:, i * self.head_set(l):(i + 1) * self.head_set(l)]
+                             for l, h in enumerate(heads)] for i in range(2)]
+                    filtered = torch.cat([self.filter(sets[0], image[:, :3]),
+                                          self.filter(sets[1], image[:, 3:])], dim=1)
                 else:
-                    filtered = apply_kernels(out[:, :self.config.kernel ** 2], image,
-                                             self.config.kernel)
+                    filtered = self.filter(heads, image)
                 if not self.config.demodulate:
                     return filtered
                 plain, flat = filtered[:, :3], filtered[:, 3:]
                 share = torch.sigmoid(out[:, -1:])
                 return plain + share * (flat * albedo - plain)
             return out + x[:, :out.shape[1]].float() if self.config.residual else out
+
+
+    def filter(self, heads: list[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        """One kernel set (heads[l]: level l's logits) applied to ``image`` (N, C, H, W),
+        linear or tonemapped as kernel_space says -> (N, C, H, W)."""
+        if self.config.scales > 1:
+            return blend_pyramid(heads, image, self.config.kernel)
+        return apply_kernels(heads[0][:, :self.config.kernel ** 2], image, self.config.kernel)
 
 
 def untonemap(t: torch.Tensor) -> torch.Tensor:

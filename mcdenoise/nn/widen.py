@@ -7,7 +7,8 @@ new channel into an old one are zero. The wider network therefore returns exactl
 network's output at the start, and training gives the new channels a use from there: the
 gradient reaches the zero weights at once, because the new channels' activations are not zero.
 ``demodulated(model)`` adds the demodulated head (UNetConfig.demodulate) the same way: its one
-new output channel starts with zero weights and the DEMOD_START bias. This is how the shipped
+new output channel starts with zero weights and the DEMOD_START bias; ``separated(model)``
+gives the demodulated image its own kernels, copies of the shared ones. This is how the shipped
 model grows (``mcdenoise train --init default --width 24``) instead of
 starting a larger network from random weights, which loses hours of CPU training (the study in
 benchmarks/results/train_study.md: at equal CPU time the wider networks lagged behind).
@@ -87,12 +88,39 @@ def demodulated(model: UNet) -> UNet:
     return grown.to(next(model.parameters()).device)
 
 
+def separated(model: UNet) -> UNet:
+    """A copy of the demodulating ``model`` whose demodulated image has its own kernel sets
+    (UNetConfig.separate_kernels), each starting as a copy of the shared one: the same
+    function at the start."""
+    if model.config.separate_kernels:
+        return model
+    if not model.config.demodulate:
+        raise ValueError("separate kernels are for the demodulated image: demodulate first")
+    grown = UNet(replace(model.config, separate_kernels=True))
+    with torch.no_grad():
+        for level, (source, target) in enumerate(zip([model.out_c, *model.level_heads],
+                                                     [grown.out_c, *grown.level_heads])):
+            size = model.head_set(level)
+            for name in ("weight", "bias"):
+                old, new = getattr(source, name), getattr(target, name)
+                new[:size] = new[size:2 * size] = old[:size]
+                new[2 * size:] = old[size:]  # the share logit (full resolution only)
+        for name, parameter in grown.named_parameters():
+            if not name.startswith(("out_c.", "level_heads.")):
+                parameter.copy_(model.get_parameter(name))
+    return grown.to(next(model.parameters()).device)
+
+
 def grow(model: UNet, network, seed: int = 0) -> UNet:
-    """``model`` grown to the UNetConfig ``network`` when that differs only by a larger width
-    and/or the demodulated head; otherwise ``model`` unchanged (the caller checks)."""
-    if network.width > model.config.width and replace(model.config, width=network.width,
-                                                      demodulate=network.demodulate) == network:
+    """``model`` grown to the UNetConfig ``network`` when that differs only by a larger width,
+    the demodulated head and/or its separate kernels; otherwise ``model`` unchanged (the
+    caller checks)."""
+    head = dict(demodulate=network.demodulate, separate_kernels=network.separate_kernels)
+    if network.width > model.config.width and \
+            replace(model.config, width=network.width, **head) == network:
         model = widen(model, network.width, seed)
-    if network.demodulate and replace(model.config, demodulate=True) == network:
+    if network.demodulate and replace(model.config, **head) == network:
         model = demodulated(model)
+    if network.separate_kernels and replace(model.config, separate_kernels=True) == network:
+        model = separated(model)
     return model

@@ -32,7 +32,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
                    "output_map", "residual", "kernel", "kernel_space", "scales", "demodulate",
-                   "aux_dropout", "workers")
+                   "separate_kernels", "aux_dropout", "workers")
 
 # Fields added with a default other than what runs saved before them did: a run saved
 # without the field used this value.
@@ -119,6 +119,10 @@ class TrainConfig:
         "replaces the plain one: a textured surface can then be averaged widely without "
         "blurring its texture (needs --kernel, linear kernels and an albedo input; with --init "
         "it grows the model's head around the same function)")
+    separate_kernels: bool = flag(
+        False, help="with --demodulate: the demodulated image gets kernels of its own instead "
+        "of sharing the plain image's (with --init from a --demodulate model they start as "
+        "copies of the shared ones)")
     aux_dropout: float = flag(
         0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
                    "by zeros, so the model also denoises frames without them (0: never)")
@@ -210,6 +214,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
                                    and filled.inputs != "color"),
          "--demodulate needs --kernel, --kernel-space linear and an albedo input (--inputs "
          "albedo or full)"),
+        (not filled.separate_kernels or filled.demodulate,
+         "--separate-kernels needs --demodulate"),
         (filled.stream >= 0, "--stream must be >= 0 (0: off)"),
         (filled.views >= 1, "--views must be at least 1"),
         (0.0 <= filled.family_share < 1.0, "--family-share must be in [0, 1)"),
@@ -278,6 +284,7 @@ def init_fields(config: TrainConfig) -> dict[str, Any]:
     return {"width": config.width or network.width, "inputs": inputs[0], "kernel": network.kernel,
             "kernel_space": network.kernel_space, "scales": network.scales,
             "demodulate": config.demodulate or network.demodulate,
+            "separate_kernels": config.separate_kernels or network.separate_kernels,
             "residual": network.residual or bool(network.kernel), "exposure": transform.exposure,
             "output_map": config.output_map if network.kernel and network.kernel_space == "linear"
             else transform.output}

@@ -43,19 +43,23 @@ def test_openvino_denoises_as_torch_does_and_caches_the_conversion(cache):
 
 
 def test_openvino_runs_the_demodulated_head_as_torch_does(tmp_path):
-    """A model with the demodulated head (train --demodulate), its share far from the start
-    value so that both filtered images count: OpenVINO's output is torch's."""
+    """A model with the demodulated head and its own kernels (train --demodulate
+    --separate-kernels), its share far from the start value so that both filtered images
+    count, and its demodulated kernels apart from the plain ones: OpenVINO's output is torch's."""
     import torch
 
     from mcdenoise.nn.modelfile import load_model, save_model
-    from mcdenoise.nn.widen import demodulated
+    from mcdenoise.nn.widen import demodulated, separated
 
     model, _, card = load_model(default_model_path())
-    grown = demodulated(model)
+    grown = separated(demodulated(model))
     with torch.no_grad():
         torch.manual_seed(0)
         grown.out_c.weight[-1].normal_(0, 0.3)  # a share that varies from pixel to pixel
         grown.out_c.bias[-1] = 0.0
+        for level, head in enumerate([grown.out_c, *grown.level_heads]):
+            size = grown.head_set(level)  # the demodulated set: other kernels
+            head.weight[size:2 * size].add_(torch.randn_like(head.weight[size:2 * size]), alpha=0.05)
     path = tmp_path / "demod.safetensors"
     save_model(path, grown, {**card, "architecture": grown.config.to_dict()})
     frame = make_frame(97, 150, seed=5)

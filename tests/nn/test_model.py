@@ -309,3 +309,46 @@ def test_demodulated_kernels_keep_a_texture_and_change_nothing_without_albedo():
     assert DEMOD_EPS > 0
     with pytest.raises(ValueError, match="demodulate"):
         UNet(UNetConfig(3, 3, 16, kernel=5, kernel_space="linear", demodulate=True))
+
+
+@pytest.mark.parametrize("scales", [1, 5])
+def test_separate_kernels_start_as_the_shared_ones_then_filter_each_image_with_their_own(scales):
+    """separated(model): the same output at first (each set a copy of the shared one); then
+    the plain set alone decides the plain image's filter: with the plain kernels made the
+    identity and the demodulated ones left as boxes, a pixel taking none of the demodulated
+    result returns its input, one taking all of it the demodulated box."""
+    from mcdenoise.nn.model import untonemap
+    from mcdenoise.nn.widen import demodulated, separated
+
+    torch.manual_seed(3)
+    shared = demodulated(UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear",
+                                         scales=scales))).eval()
+    split = separated(shared).eval()
+    assert split.config.separate_kernels and UNetConfig.from_dict(split.config.to_dict()) == split.config
+    x = torch.rand(1, 9, 64, 64) * 0.9
+    x[:, 3:6] = 0.2 + 0.6 * x[:, 3:6]
+    with torch.no_grad():
+        assert torch.allclose(split(x), shared(x), rtol=1e-5, atol=1e-6)
+        for level, head in enumerate([split.out_c, *split.level_heads]):
+            head.weight.zero_()
+            head.bias[:split.head_set(level)] = 0.0
+            head.bias[12] = 30.0  # the plain set's centre tap: the identity
+            if level < scales - 1:  # and no share of the coarser level's result
+                head.bias[25] = head.bias[25 + split.head_set(level)] = -30.0
+        split.out_c.bias[-1] = -30.0
+        assert torch.allclose(split(x), untonemap(x[:, :3]), rtol=1e-4)
+        split.out_c.bias[-1] = 30.0
+        shared.out_c.weight.zero_()
+        shared.out_c.bias.zero_()
+        shared.out_c.bias[-1] = 30.0
+        for head in shared.level_heads:
+            head.weight.zero_()
+            head.bias.zero_()
+        if scales > 1:
+            shared.out_c.bias[25] = -30.0
+            for head in shared.level_heads[:-1]:
+                head.bias[25] = -30.0
+        assert torch.allclose(split(x), shared(x), rtol=1e-4)  # the demodulated 5x5 box
+        assert not torch.allclose(split(x), untonemap(x[:, :3]), rtol=1e-2)
+    with pytest.raises(ValueError, match="separate_kernels needs demodulate"):
+        UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear", separate_kernels=True))
