@@ -8,5 +8,5 @@ RESUME=""
 OMP_NUM_THREADS=1 nice -n 10 .venv/bin/mcdenoise train --spp 64 --data data/train128 \
     --val-data benchmarks/references/validation -o runs/sep24 \
     --init benchmarks/training/demod24/model.safetensors --demodulate --separate-kernels \
-    --stream 256 --stream-cpus 1 --crop 128 --batch 4 --lr 5e-4 --steps 30000 --minutes "${1:-85}" \
+    --stream 256 --stream-cpus 1 --crop 128 --batch 4 --lr 5e-4 --steps 30000 --minutes "${1:-120}" \
     --val-every 1000 --val-images 18 --ckpt-every 250 --ema 0.999 $RESUME
