@@ -89,6 +89,12 @@ class UNetConfig:
     # demodulated image's wide one; with a set each, the plain kernels can stay narrow where
     # the albedo hides a reflection while the demodulated ones average a textured floor.
     separate_kernels: bool = False
+    # band_weights (needs scales > 1): every level but the coarsest also predicts how much of
+    # its own band (its filtered result minus that result's low frequencies) a pixel keeps.
+    # Without it a level can replace only its low frequencies with the coarser result's, so
+    # the full-resolution 5x5 kernel's leftover grain stays on every flat wall; with it a
+    # pixel of a flat wall can take all its frequencies from the coarser levels.
+    band_weights: bool = False
 
     def to_dict(self) -> dict:
         return {"name": NAME, **asdict(self)}
@@ -101,7 +107,14 @@ class UNetConfig:
                    bool(card.get("residual", False)), int(card.get("kernel", 0)),
                    card.get("kernel_space", "tonemapped"), int(card.get("scales", 1)),
                    bool(card.get("demodulate", False)),
-                   bool(card.get("separate_kernels", False)))
+                   bool(card.get("separate_kernels", False)),
+                   bool(card.get("band_weights", False)))
+
+
+def head_set(config: UNetConfig, level: int) -> int:
+    """Channels of one kernel set at pyramid ``level``: kernel^2 taps, then a blend logit
+    (and a band logit) on every level but the coarsest."""
+    return config.kernel ** 2 + (level < config.scales - 1) * (1 + config.band_weights)
 
 
 def conv(cin: int, cout: int) -> nn.Conv2d:
@@ -133,8 +146,11 @@ class UNet(nn.Module):
             raise ValueError("demodulate needs linear kernels and albedo among the inputs")
         if config.separate_kernels and not config.demodulate:
             raise ValueError("separate_kernels needs demodulate")
+        if config.band_weights and config.scales < 2:
+            raise ValueError("band_weights needs scales > 1")
         # With several scales every level but the coarsest also predicts one blend logit: how
-        # much of the next coarser level's result its pixels take (BLEND_START at the start).
+        # much of the next coarser level's result its pixels take (BLEND_START at the start),
+        # and with band_weights a band logit after it (0 at the start: the whole band kept).
         # With separate_kernels each head holds two such sets, the plain image's first; with
         # demodulate the full-resolution head's last channel is the demodulated share.
         copies = 1 + config.separate_kernels
@@ -147,9 +163,7 @@ class UNet(nn.Module):
         self.reset_parameters()
 
     def head_set(self, level: int) -> int:
-        """Channels of one kernel set at pyramid ``level``: kernel^2 taps, then a blend logit
-        on every level but the coarsest."""
-        return self.config.kernel ** 2 + (level < self.config.scales - 1)
+        return head_set(self.config, level)
 
     def reset_parameters(self) -> None:
         """He initialisation for leaky ReLU 0.1 (linear gain on the last conv); zero biases."""
@@ -219,12 +233,11 @@ class UNet(nn.Module):
                 return plain + share * (flat * albedo - plain)
             return out + x[:, :out.shape[1]].float() if self.config.residual else out
 
-
     def filter(self, heads: list[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         """One kernel set (heads[l]: level l's logits) applied to ``image`` (N, C, H, W),
         linear or tonemapped as kernel_space says -> (N, C, H, W)."""
         if self.config.scales > 1:
-            return blend_pyramid(heads, image, self.config.kernel)
+            return blend_pyramid(heads, image, self.config.kernel, self.config.band_weights)
         return apply_kernels(heads[0][:, :self.config.kernel ** 2], image, self.config.kernel)
 
 
@@ -251,18 +264,22 @@ def apply_kernels(logits: torch.Tensor, image: torch.Tensor, size: int) -> torch
     return out
 
 
-def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int) -> torch.Tensor:
-    """Multi-scale kernel filtering. heads[l]: (N, size^2 [+ 1], H / 2^l, W / 2^l), the kernel
-    logits at pyramid level l and, for every level but the last, one blend logit (channels after
-    it, such as the demodulated share, are not read here); image
-    (N, C, H, W) -> (N, C, H, W).
+def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int,
+                  band_weights: bool = False) -> torch.Tensor:
+    """Multi-scale kernel filtering. heads[l]: (N, size^2 [+ 1 [+ 1]], H / 2^l, W / 2^l), the
+    kernel logits at pyramid level l and, for every level but the last, one blend logit (and
+    with ``band_weights`` one band logit; channels after those, such as the demodulated share,
+    are not read here); image (N, C, H, W) -> (N, C, H, W).
 
     Level l of the pyramid is the image 2x2-averaged l times; each level is filtered with its
     own kernels (f_l), then, coarse to fine, o_l = f_l + a_l * (U(o_{l+1}) - U(D(f_l))) with
     a_l = sigmoid(blend logit), D the 2x2 mean and U bilinear upsampling: a pixel keeps the
     fine level's detail and takes a share a_l of its low frequencies from the coarser result.
     Where the coarser result equals the fine one's downsampling, nothing changes, so the
-    filter keeps the image's mean and mixes only the input's own samples."""
+    filter keeps the image's mean and mixes only the input's own samples. With band_weights
+    the level's own band is scaled by b_l = min(1, 2 sigmoid(band logit)) (1 at a logit of 0):
+    o_l = L + b_l * (f_l - L) + a_l * (U(o_{l+1}) - L), L = U(D(f_l)); the band has a local
+    mean of about 0, so scaling it keeps the energy."""
     taps = size * size
     pyramid = [image]
     for _ in heads[1:]:
@@ -272,7 +289,11 @@ def blend_pyramid(heads: list[torch.Tensor], image: torch.Tensor, size: int) -> 
     for head, level in zip(reversed(heads[:-1]), reversed(pyramid[:-1])):
         filtered = apply_kernels(head[:, :taps], level, size)
         share = torch.sigmoid(head[:, taps:taps + 1])
-        out = filtered + share * (up(out) - up(F.avg_pool2d(filtered, 2)))
+        low = up(F.avg_pool2d(filtered, 2))
+        if band_weights:
+            keep = (2 * torch.sigmoid(head[:, taps + 1:taps + 2])).clamp(max=1.0)
+            filtered = low + keep * (filtered - low)
+        out = filtered + share * (up(out) - low)
     return out
 
 

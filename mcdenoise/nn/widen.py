@@ -8,7 +8,8 @@ network's output at the start, and training gives the new channels a use from th
 gradient reaches the zero weights at once, because the new channels' activations are not zero.
 ``demodulated(model)`` adds the demodulated head (UNetConfig.demodulate) the same way: its one
 new output channel starts with zero weights and the DEMOD_START bias; ``separated(model)``
-gives the demodulated image its own kernels, copies of the shared ones. This is how the shipped
+gives the demodulated image its own kernels, copies of the shared ones; ``banded(model)`` adds
+band weights that start keeping every band whole. This is how the shipped
 model grows (``mcdenoise train --init default --width 24``) instead of
 starting a larger network from random weights, which loses hours of CPU training (the study in
 benchmarks/results/train_study.md: at equal CPU time the wider networks lagged behind).
@@ -19,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from mcdenoise.nn.model import DEMOD_START, POOLS, UNet
+from mcdenoise.nn.model import DEMOD_START, POOLS, UNet, head_set
 
 
 def _plan(model: UNet, width: int) -> dict[str, tuple[list[tuple[int, int]], tuple[int, int]]]:
@@ -88,6 +89,22 @@ def demodulated(model: UNet) -> UNet:
     return grown.to(next(model.parameters()).device)
 
 
+def _new_heads(model: UNet, config, fill) -> UNet:
+    """A UNet of ``config`` (``model``'s but for its heads' output channels) with ``model``'s
+    weights everywhere but the kernel heads, whose weights and biases ``fill(level, old, new)``
+    sets from the old ones (level 0: out_c; l: level_heads[l - 1])."""
+    grown = UNet(config)
+    with torch.no_grad():
+        for level, (source, target) in enumerate(zip([model.out_c, *model.level_heads],
+                                                     [grown.out_c, *grown.level_heads])):
+            for name in ("weight", "bias"):
+                fill(level, getattr(source, name), getattr(target, name))
+        for name, parameter in grown.named_parameters():
+            if not name.startswith(("out_c.", "level_heads.")):
+                parameter.copy_(model.get_parameter(name))
+    return grown.to(next(model.parameters()).device)
+
+
 def separated(model: UNet) -> UNet:
     """A copy of the demodulating ``model`` whose demodulated image has its own kernel sets
     (UNetConfig.separate_kernels), each starting as a copy of the shared one: the same
@@ -96,31 +113,49 @@ def separated(model: UNet) -> UNet:
         return model
     if not model.config.demodulate:
         raise ValueError("separate kernels are for the demodulated image: demodulate first")
-    grown = UNet(replace(model.config, separate_kernels=True))
-    with torch.no_grad():
-        for level, (source, target) in enumerate(zip([model.out_c, *model.level_heads],
-                                                     [grown.out_c, *grown.level_heads])):
-            size = model.head_set(level)
-            for name in ("weight", "bias"):
-                old, new = getattr(source, name), getattr(target, name)
-                new[:size] = new[size:2 * size] = old[:size]
-                new[2 * size:] = old[size:]  # the share logit (full resolution only)
-        for name, parameter in grown.named_parameters():
-            if not name.startswith(("out_c.", "level_heads.")):
-                parameter.copy_(model.get_parameter(name))
-    return grown.to(next(model.parameters()).device)
+
+    def fill(level: int, old: torch.Tensor, new: torch.Tensor) -> None:
+        size = model.head_set(level)
+        new[:size] = new[size:2 * size] = old[:size]
+        new[2 * size:] = old[size:]  # the share logit (full resolution only)
+
+    return _new_heads(model, replace(model.config, separate_kernels=True), fill)
+
+
+def banded(model: UNet) -> UNet:
+    """A copy of the multi-scale ``model`` with band weights (UNetConfig.band_weights): each
+    new band logit starts with zero weights and bias, so every pixel keeps its whole band and
+    the function is the same."""
+    if model.config.band_weights:
+        return model
+    config = replace(model.config, band_weights=True)
+    sets = 1 + config.separate_kernels
+
+    def fill(level: int, old: torch.Tensor, new: torch.Tensor) -> None:
+        old_size, new_size = model.head_set(level), head_set(config, level)
+        kept = config.kernel ** 2 + (level < config.scales - 1)  # taps and blend logit
+        new.zero_()
+        for i in range(sets):
+            new[i * new_size:i * new_size + kept] = old[i * old_size:i * old_size + kept]
+        new[sets * new_size:] = old[sets * old_size:]  # the share logit
+
+    return _new_heads(model, config, fill)
 
 
 def grow(model: UNet, network, seed: int = 0) -> UNet:
     """``model`` grown to the UNetConfig ``network`` when that differs only by a larger width,
-    the demodulated head and/or its separate kernels; otherwise ``model`` unchanged (the
-    caller checks)."""
-    head = dict(demodulate=network.demodulate, separate_kernels=network.separate_kernels)
+    the demodulated head, its separate kernels and/or band weights; otherwise ``model``
+    unchanged (the caller checks)."""
+    head = dict(demodulate=network.demodulate, separate_kernels=network.separate_kernels,
+                band_weights=network.band_weights)
     if network.width > model.config.width and \
             replace(model.config, width=network.width, **head) == network:
         model = widen(model, network.width, seed)
     if network.demodulate and replace(model.config, **head) == network:
         model = demodulated(model)
-    if network.separate_kernels and replace(model.config, separate_kernels=True) == network:
+    if network.separate_kernels and \
+            replace(model.config, separate_kernels=True, band_weights=network.band_weights) == network:
         model = separated(model)
+    if network.band_weights and replace(model.config, band_weights=True) == network:
+        model = banded(model)
     return model

@@ -32,7 +32,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
                    "output_map", "residual", "kernel", "kernel_space", "scales", "demodulate",
-                   "separate_kernels", "aux_dropout", "workers")
+                   "separate_kernels", "band_weights", "aux_dropout", "workers")
 
 # Fields added with a default other than what runs saved before them did: a run saved
 # without the field used this value.
@@ -123,6 +123,11 @@ class TrainConfig:
         False, help="with --demodulate: the demodulated image gets kernels of its own instead "
         "of sharing the plain image's (with --init from a --demodulate model they start as "
         "copies of the shared ones)")
+    band_weights: bool = flag(
+        False, help="every pyramid level but the coarsest also predicts how much of its own "
+        "frequency band a pixel keeps, so a flat wall can take all its frequencies from the "
+        "coarser levels instead of keeping the full-resolution kernel's grain (needs --scales "
+        "above 1; with --init the new weights start keeping every band whole)")
     aux_dropout: float = flag(
         0.15, help="probability that a crop's albedo, and separately its normal, is replaced "
                    "by zeros, so the model also denoises frames without them (0: never)")
@@ -216,6 +221,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
          "albedo or full)"),
         (not filled.separate_kernels or filled.demodulate,
          "--separate-kernels needs --demodulate"),
+        (not filled.band_weights or filled.scales > 1, "--band-weights needs --scales above 1"),
         (filled.stream >= 0, "--stream must be >= 0 (0: off)"),
         (filled.views >= 1, "--views must be at least 1"),
         (0.0 <= filled.family_share < 1.0, "--family-share must be in [0, 1)"),
@@ -285,6 +291,7 @@ def init_fields(config: TrainConfig) -> dict[str, Any]:
             "kernel_space": network.kernel_space, "scales": network.scales,
             "demodulate": config.demodulate or network.demodulate,
             "separate_kernels": config.separate_kernels or network.separate_kernels,
+            "band_weights": config.band_weights or network.band_weights,
             "residual": network.residual or bool(network.kernel), "exposure": transform.exposure,
             "output_map": config.output_map if network.kernel and network.kernel_space == "linear"
             else transform.output}

@@ -158,7 +158,7 @@ def render_task(config: TrainConfig, plan: DataPlan, device: torch.device, lead:
 
     network = UNetConfig(transform.channels, 3, config.width, config.residual and not config.kernel,
                          config.kernel, config.kernel_space, config.scales, config.demodulate,
-                         config.separate_kernels)
+                         config.separate_kernels, config.band_weights)
     return Task(network, dataset,
                 partial(decode_output, transform), run_validation if val_items else None,
                 RunLog.VAL, describe_validation, finish,
@@ -175,8 +175,8 @@ def init_weights(config: TrainConfig, network) -> dict[str, Any] | None:
     from mcdenoise.nn.widen import grow
 
     model, _, _ = load_model(init_path(config.init))
-    # --width, --demodulate and --separate-kernels grow it around the same function
-    # (nn/widen.py).
+    # --width, --demodulate, --separate-kernels and --band-weights grow it around the same
+    # function (nn/widen.py).
     model = grow(model, network, seed=config.seed)
     if model.config != network:
         raise ConfigError(f"--init {config.init}: its network {model.config} is not the one "

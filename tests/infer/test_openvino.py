@@ -43,16 +43,17 @@ def test_openvino_denoises_as_torch_does_and_caches_the_conversion(cache):
 
 
 def test_openvino_runs_the_demodulated_head_as_torch_does(tmp_path):
-    """A model with the demodulated head and its own kernels (train --demodulate
-    --separate-kernels), its share far from the start value so that both filtered images
-    count, and its demodulated kernels apart from the plain ones: OpenVINO's output is torch's."""
+    """A model with the demodulated head, its own kernels and band weights (train --demodulate
+    --separate-kernels --band-weights), its share far from the start value so that both
+    filtered images count, its demodulated kernels apart from the plain ones and its bands
+    partly dropped: OpenVINO's output is torch's."""
     import torch
 
     from mcdenoise.nn.modelfile import load_model, save_model
-    from mcdenoise.nn.widen import demodulated, separated
+    from mcdenoise.nn.widen import banded, demodulated, separated
 
     model, _, card = load_model(default_model_path())
-    grown = separated(demodulated(model))
+    grown = banded(separated(demodulated(model)))
     with torch.no_grad():
         torch.manual_seed(0)
         grown.out_c.weight[-1].normal_(0, 0.3)  # a share that varies from pixel to pixel
@@ -60,6 +61,8 @@ def test_openvino_runs_the_demodulated_head_as_torch_does(tmp_path):
         for level, head in enumerate([grown.out_c, *grown.level_heads]):
             size = grown.head_set(level)  # the demodulated set: other kernels
             head.weight[size:2 * size].add_(torch.randn_like(head.weight[size:2 * size]), alpha=0.05)
+            if level < grown.config.scales - 1:  # band logits around 0: some of each band kept
+                head.weight[26:size * 2:size].normal_(0, 0.3)
     path = tmp_path / "demod.safetensors"
     save_model(path, grown, {**card, "architecture": grown.config.to_dict()})
     frame = make_frame(97, 150, seed=5)

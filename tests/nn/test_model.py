@@ -352,3 +352,36 @@ def test_separate_kernels_start_as_the_shared_ones_then_filter_each_image_with_t
         assert not torch.allclose(split(x), untonemap(x[:, :3]), rtol=1e-2)
     with pytest.raises(ValueError, match="separate_kernels needs demodulate"):
         UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear", separate_kernels=True))
+
+
+def test_band_weights_let_a_flat_wall_drop_the_fine_grain():
+    """banded(model) starts as the same function; with every pixel taking the coarser levels'
+    result (blend logits high), dropping the levels' own bands (band logits low) leaves far
+    less grain on a flat noisy wall than keeping them, which the old blend must, and keeps
+    the wall's mean (the bands average to about 0)."""
+    from mcdenoise.core.color import GAMMA
+    from mcdenoise.nn.widen import banded
+
+    torch.manual_seed(4)
+    plain = UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear", scales=5)).eval()
+    banded_net = banded(plain).eval()
+    assert banded_net.config.band_weights
+    assert UNetConfig.from_dict(banded_net.config.to_dict()) == banded_net.config
+    light = (1.0 + 0.5 * torch.randn(1, 1, 128, 128)).clamp(min=0.05).expand(1, 3, 128, 128)
+    x = torch.cat([(light / (1 + light)) ** (1 / GAMMA), torch.full((1, 3, 128, 128), 0.5),
+                   torch.zeros(1, 3, 128, 128)], dim=1)
+    with torch.no_grad():
+        assert torch.allclose(banded_net(x), plain(x), rtol=1e-5, atol=1e-6)
+        for net in (plain, banded_net):
+            for level, head in enumerate([net.out_c, *net.level_heads][:-1]):
+                head.bias[25] = 30.0  # all of the coarser level's result
+        kept = banded_net(x)
+        assert torch.allclose(kept, plain(x), rtol=1e-5, atol=1e-6)
+        for head in [banded_net.out_c, *banded_net.level_heads][:-1]:
+            head.bias[26] = -30.0  # none of the level's own band
+        dropped = banded_net(x)
+    grain = lambda img: img[..., 16:-16, 16:-16].std().item()  # noqa: E731
+    assert grain(dropped) < 0.25 * grain(kept), (grain(dropped), grain(kept))
+    assert abs(dropped.mean().item() / light.mean().item() - 1) < 0.02
+    with pytest.raises(ValueError, match="band_weights needs scales"):
+        UNet(UNetConfig(9, 3, 16, kernel=5, kernel_space="linear", band_weights=True))

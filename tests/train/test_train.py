@@ -185,22 +185,24 @@ def test_init_with_a_larger_width_grows_the_model_around_the_same_function(first
 @pytest.mark.parametrize("separate", [False, True])
 def test_init_with_demodulate_grows_the_head_and_keeps_the_validation_score(first_run, tmp_path,
                                                                               separate):
-    """--init MODEL --demodulate [--separate-kernels]: the model's network plus the demodulated
-    head (with its own kernels, copies of the shared ones), whose share starts near 0, so step
-    0 validates as the model did at its last step; the card says so, and a run without an
-    albedo input refuses the flag before any work."""
+    """--init MODEL --demodulate [--separate-kernels --band-weights]: the model's network plus
+    the demodulated head (with its own kernels, copies of the shared ones, and band weights
+    that keep every band), whose share starts near 0, so step 0 validates as the model did at
+    its last step; the card says so, and a run without an albedo input refuses the flag
+    before any work."""
     import csv
 
     from mcdenoise.train.config import resolve
 
     grown = train(tiny_config(first_run / "data", tmp_path / "demod",
                               init=str(first_run / MODEL_FILE), demodulate=True, steps=2,
-                              val_every=2, separate_kernels=separate))
+                              val_every=2, separate_kernels=separate, band_weights=separate))
     card = read_card(grown["model"])
     assert card["architecture"]["demodulate"] is True
     assert card["architecture"]["separate_kernels"] is separate
+    assert card["architecture"]["band_weights"] is separate
     assert card["config"]["demodulate"] is True and "--demodulate" in card["command"]
-    assert ("--separate-kernels" in card["command"]) is separate
+    assert ("--separate-kernels" in card["command"]) is ("--band-weights" in card["command"]) is separate
     with open(tmp_path / "demod" / "val.csv") as f:
         start = next(row for row in csv.DictReader(f) if row["step"] == "0")
     parent = read_card(first_run / MODEL_FILE)["validation"]["psnr_denoised_db"]
@@ -209,6 +211,8 @@ def test_init_with_demodulate_grows_the_head_and_keeps_the_validation_score(firs
         resolve(tiny_config(first_run / "data", tmp_path / "c", inputs="color", demodulate=True))
     with pytest.raises(ValueError, match="--separate-kernels needs --demodulate"):
         resolve(tiny_config(first_run / "data", tmp_path / "d", separate_kernels=True))
+    with pytest.raises(ValueError, match="--band-weights needs --scales above 1"):
+        resolve(tiny_config(first_run / "data", tmp_path / "e", band_weights=True, scales=1))
 
 
 def test_widen_keeps_the_output_and_trains_the_new_channels():
