@@ -41,9 +41,9 @@ def main(path: str, scenes: list[str]) -> None:
     captured: list[torch.Tensor] = []
     original = model_module.blend_pyramid
 
-    def spy(heads, image, size):
+    def spy(heads, image, size, band_weights=False):
         captured[:] = [h.detach() for h in heads]
-        return original(heads, image, size)
+        return original(heads, image, size, band_weights)
 
     model_module.blend_pyramid = spy
     for scene in scenes:
