@@ -156,7 +156,7 @@ class UNet(nn.Module):
         copies = 1 + config.separate_kernels
         self.out_c = conv(head2, copies * self.head_set(0) + config.demodulate
                           if config.kernel else m)
-        # level_heads[l - 1]: kernels (+ blend logit) at resolution 1/2^l from the decoder's
+        # level_heads[l - 1]: the kernel set(s) at resolution 1/2^l from the decoder's
         # 2 * width features there, l = 1 .. scales - 1.
         self.level_heads = nn.ModuleList(conv(2 * w, copies * self.head_set(l))
                                          for l in range(1, config.scales))
