@@ -15,6 +15,7 @@ the rest of the scene family.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,18 +53,28 @@ def parse_budgets(text: str) -> list[float]:
     return budgets
 
 
+def run_folder(root: Path, scene: str, minutes: float, size: int, model: Path | None) -> Path:
+    """The run folder of one adaptation under ``root``: named for the scene, the budget, the
+    views' width and the starting model's bytes, so that a benchmark of another model (a newly
+    shipped one, say) never reuses runs adapted from the old one."""
+    from mcdenoise.farm.layout import scene_slug
+    from mcdenoise.nn.modelfile import default_model_path
+
+    start = hashlib.sha256(Path(model or default_model_path()).read_bytes()).hexdigest()[:8]
+    return root / f"{scene_slug(scene)}-{minutes:g}min-{size}px-{start}"
+
+
 def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
           val_data: Path | None, size: int, seed: int = 0) -> Adapted:
     """Fine-tune ``model`` (None: the shipped one) on the scene file ``scene`` for
-    ``minutes``, on training views ``size`` pixels wide, into a run folder under ``root`` (a
-    finished run there is reused)."""
-    from mcdenoise.farm.layout import scene_slug
+    ``minutes``, on training views ``size`` pixels wide, into its run_folder under ``root``
+    (a finished run there is reused)."""
     from mcdenoise.nn.modelfile import read_card
     from mcdenoise.train.config import TrainConfig
     from mcdenoise.train.loop import MODEL_FILE
     from mcdenoise.train.mc import train
 
-    run = root / f"{scene_slug(scene)}-{minutes:g}min-{size}px"
+    run = run_folder(root, scene, minutes, size, model)
     path = run / MODEL_FILE
     began = time.perf_counter()
     if not path.exists():

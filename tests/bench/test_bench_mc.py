@@ -6,6 +6,7 @@ import json
 import numpy as np
 from PIL import Image
 
+from mcdenoise.bench.adapt import run_folder
 from mcdenoise.bench.mc import detail_crop, parse_size
 from mcdenoise.cli import main
 from mcdenoise.core.metrics import ssim
@@ -63,6 +64,15 @@ def test_bench_mc_helpers():
     assert ssim(a, a) > 0.9999 and ssim(a + rng.normal(0, 0.3, a.shape).clip(-a, None), a) < 0.9
 
 
+def test_adaptation_runs_of_another_starting_model_go_to_another_folder(tmp_path):
+    first = make_model(tmp_path / "a.safetensors", width=16)
+    second = make_model(tmp_path / "b.safetensors", width=16, seed=1)
+    folders = [run_folder(tmp_path, "scenes/shot.xml", 10, 256, m) for m in (first, second)]
+    assert folders[0] != folders[1] and folders[0].name.startswith("shot-") and "-10min-256px-" in folders[0].name
+    assert run_folder(tmp_path, "scenes/shot.xml", 10, 256, first) == folders[0]  # reused
+    assert run_folder(tmp_path, "scenes/shot.xml", 5, 256, first) != folders[0]
+
+
 def test_bench_mc_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch):
     import mcdenoise.nn.modelfile
 
@@ -91,7 +101,7 @@ def test_bench_mc_adapts_the_model_to_each_scene_file(tmp_path, scene_file, caps
     [(scene, run)] = result["adaptation"]["0.5"].items()
     assert scene == str(scene_file) and run["steps"] > 0 and run["seconds"] < 30 + 60
     assert np.isfinite(result["scenes"][0]["adapted_0.5"]["psnr"])
-    [card_path] = (tmp_path / "data" / "adapt").glob("*-0.5min-32px/model.safetensors")  # views at --width
+    [card_path] = (tmp_path / "data" / "adapt").glob("*-0.5min-32px-*/model.safetensors")  # views at --width
     card = read_card(card_path)
     assert card["lineage"][-1]["model"] == "ours.safetensors" and card["training"]["minutes"] == 0.5
     trained = {s for s in card["data"]["views"]["files"]}
