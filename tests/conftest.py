@@ -23,6 +23,16 @@ SCENES = SHARED / "data" / "scenes"
 REQUIRE_SHARED = os.environ.get("MCDENOISE_REQUIRE_SHARED") == "1"
 
 
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a command a test stops with Ctrl-C's SIGINT: the default disposition,
+    as a terminal's foreground job has it. A test run started in the background (``cmd &`` in
+    a script, as CI may be) inherits an ignored SIGINT, which Python then keeps ignoring, so
+    the signal would never arrive (the commands take SIGTERM for that case)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def shared_path(*parts: str) -> Path:
     """``SHARED/parts...``, for a test that needs the project's shared data (photographic test
     sets, third-party scenes: not in the repository). Skips the test, saying what to set, when

@@ -14,7 +14,7 @@ import numpy as np
 import psutil
 import pytest
 
-from conftest import REPO
+from conftest import REPO, sigint_as_in_a_terminal
 from mcdenoise.core.exr import read_frame
 from mcdenoise.farm.driver import DatasetConfig, run_dataset
 from mcdenoise.farm.layout import Item, item_seed
@@ -137,11 +137,8 @@ def test_killed_worker_is_retried_and_nothing_is_duplicated(scene_file, tmp_path
 
 def test_ctrl_c_leaves_no_partial_file_and_resumes(scene_file, tmp_path):
     out = tmp_path / "data"
-    # A test run started in the background inherits an ignored SIGINT (POSIX shells do that
-    # to background jobs); give the command back the default so Ctrl-C reaches it.
     proc = subprocess.Popen(dataset_command(scene_file, out), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_in_a_terminal)
     wait_for(lambda: (out / MANIFEST).exists() and len(manifest_lines(out)) >= 3, timeout=120)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=120)

@@ -18,6 +18,7 @@ from mcdenoise.core.files import TMP_MARKER
 from mcdenoise.core.frame import Frame
 from mcdenoise.infer.denoise import denoise, load_denoiser
 from mcdenoise.infer.sequences import DenoiseInputError, parse_frames
+from conftest import sigint_as_in_a_terminal
 from service_support import make_frame, make_model
 
 
@@ -183,26 +184,31 @@ def test_fixed_exposure_and_blend_with_the_input(tmp_path, model):
                      *flags]) == 2
 
 
-def test_ctrl_c_exits_130_and_leaves_no_half_written_frame(tmp_path, model):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_exits_128_plus_the_signal_and_leaves_no_half_written_frame(
+        tmp_path, model, signum, code):
+    """Ctrl-C at a terminal, or SIGTERM from a farm manager or `kill PID` (the one a
+    background job still receives): frames already written are whole, the report says so."""
     pattern = sequence(tmp_path / "in", range(1, 41), size=(256, 256))
     out, report = tmp_path / "out", tmp_path / "r.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "mcdenoise.cli", "denoise", str(pattern), "-o", str(out),
          "--model", str(model), "--report", str(report)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=sigint_as_in_a_terminal)
     for line in process.stdout:
         if line.startswith("denoise: 2 of 40"):
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             break
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "interrupted" in err
+    assert process.returncode == code, err
+    assert "mcdenoise: interrupted" in err
     written = list(out.iterdir())
     assert 2 <= len(written) < 40
     assert not [p for p in written if TMP_MARKER in p.name]
     for path in written:
         check_file(path)
     record = json.loads(report.read_text())
-    assert record["state"] == "interrupted" and record["exit_code"] == 130
+    assert record["state"] == "interrupted" and record["exit_code"] == code
     assert len(record["frames"]) == len(written)
