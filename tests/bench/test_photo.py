@@ -224,6 +224,30 @@ def test_noisy_crops_are_deterministic_and_share_the_input_across_target_kinds()
         NoisyCrops(images, "gaussian", 96, "noisy")
 
 
+def test_impulse_targets_are_as_corrupted_as_their_inputs_unless_drawn_independently():
+    """Impulse noise defaults to "same": the target's p is its input's (the paper's L1 result
+    at p = 0.7 needs it); "independent" draws it again, as for Gaussian noise."""
+    images = [np.asarray(rng(k).integers(0, 256, (80, 96, 3)), np.uint8) for k in range(3)]
+
+    def replaced(a: torch.Tensor, clean: torch.Tensor) -> float:
+        return float((a != clean).any(dim=0).float().mean())
+
+    clean = NoisyCrops(images, "impulse", 64, "clean", seed=3)
+    gaps = {}
+    for level in (None, "independent"):
+        noisy = NoisyCrops(images, "impulse", 64, "noisy", seed=3, target_level=level)
+        gaps[level] = [abs(replaced(noisy[i]["input"], clean[i]["target"])
+                           - replaced(noisy[i]["target"], clean[i]["target"])) for i in range(40)]
+        # The input is the same whatever the target's level (resumed runs stay exact).
+        assert torch.equal(noisy[5]["input"], clean[5]["input"])
+    assert NoisyCrops(images, "impulse", 64).target_level == "same"
+    assert NoisyCrops(images, "gaussian", 64).target_level == "independent"
+    assert max(gaps[None]) < 0.06  # 4,096 pixels: the two fractions differ by sampling alone
+    assert max(gaps["independent"]) > 0.3
+    with pytest.raises(ValueError, match="target_level"):
+        NoisyCrops(images, "impulse", 64, target_level="half")
+
+
 # -- the command --------------------------------------------------------------------------------
 def test_bench_photo_command_line_parses_back_to_its_config():
     config = PhotoBenchConfig(noise="text", json=Path("out/text.json"), targets="noisy,clean",

@@ -70,6 +70,10 @@ class PhotoBenchConfig:
     noise_range: str | None = flag(None, metavar="LOW,HIGH",
                                    help="training range of the noise parameter (default: the "
                                         "paper's)")
+    target_level: str | None = flag(None, choices=noises.TARGET_LEVELS,
+                                    help="a noisy target's noise parameter: drawn again "
+                                         "(independent) or the input's own (same); default "
+                                         "the paper's: same for impulse, independent otherwise")
     test_limit: int | None = flag(None, preset=True, metavar="N",
                                   help="test on the first N images of each set by name")
     test_crop: int | None = flag(None, preset=True, metavar="PX",
@@ -110,6 +114,8 @@ def resolve(config: PhotoBenchConfig) -> PhotoBenchConfig:
     model = noises.get(config.noise)  # ConfigError for an unknown noise
     if filled.losses is None:
         filled = replace(filled, losses=model.loss)
+    if filled.target_level is None:
+        filled = replace(filled, target_level=model.target_level)
     if filled.data_root is None:
         env = os.environ.get("MCDENOISE_IMAGES")
         if not env:

@@ -117,8 +117,8 @@ class NoisyCrops(torch.utils.data.Dataset):
     Sample i: an image (a fresh permutation of the images per pass over them), a random
     crop x crop window, a random rotation by k * 90 degrees and mirror, then the noise model:
     the input gets noise with its own parameter drawn from ``param_range``; with ``targets``
-    "noisy" the target is the same crop with independent noise (and its own parameter), with
-    "clean" the crop itself. Every draw comes from a generator seeded by (seed, i), input noise
+    "noisy" the target is the same crop with independent noise, whose parameter is drawn again
+    (``target_level`` "independent") or is the input's ("same"); with "clean" the crop itself. Every draw comes from a generator seeded by (seed, i), input noise
     first, so the input of sample i is the same for noisy and clean targets, and resuming
     training is exact.
 
@@ -128,13 +128,19 @@ class NoisyCrops(torch.utils.data.Dataset):
     """
 
     def __init__(self, images: list[np.ndarray], noise: str, crop: int, targets: str = "noisy",
-                 seed: int = 0, param_range: tuple[float, float] | None = None):
+                 seed: int = 0, param_range: tuple[float, float] | None = None,
+                 target_level: str | None = None):
         if targets not in ("noisy", "clean"):
             raise ValueError(f"targets must be 'noisy' or 'clean', not {targets!r}")
+        self.model = noises.get(noise)
+        self.target_level = target_level or self.model.target_level
+        if self.target_level not in noises.TARGET_LEVELS:
+            raise ValueError(f"target_level must be one of {noises.TARGET_LEVELS}, "
+                             f"not {target_level!r}")
         small = [a.shape[:2] for a in images if min(a.shape[:2]) < crop]
         if small:
             raise ConfigError(f"--crop {crop} is larger than a training image ({small[0]})")
-        self.images, self.model, self.crop = images, noises.get(noise), crop
+        self.images, self.crop = images, crop
         self.targets, self.seed = targets, seed
         self.range = param_range or self.model.train_range
 
@@ -156,9 +162,12 @@ class NoisyCrops(torch.utils.data.Dataset):
         if rng.integers(2):
             patch = patch[:, ::-1]
         clean = to_float(np.ascontiguousarray(patch))
-        noisy, _ = self.model.apply(clean, self.model.sample(rng, *self.range), rng)
+        level = self.model.sample(rng, *self.range)
+        noisy, _ = self.model.apply(clean, level, rng)
         if self.targets == "noisy":
-            target, mask = self.model.apply(clean, self.model.sample(rng, *self.range), rng)
+            if self.target_level == "independent":
+                level = self.model.sample(rng, *self.range)
+            target, mask = self.model.apply(clean, level, rng)
         else:
             target, mask = clean, np.ones(clean.shape[:2] + (1,), np.float32)
 

@@ -18,10 +18,15 @@ the corruption destroyed it (Bernoulli: the dropped pixels; all ones for the oth
 | text     | p: fraction of pixels touched by random strings   | [0, 0.5]  | 0.25 | l1     |
 | impulse  | p: probability that a pixel gets a uniform random colour | [0, 0.95] | 0.7 | l0 |
 
-In training the parameter is drawn uniformly from the range separately for every example (and
-independently for its input and its noisy target); at test it is fixed. Noise is drawn
-per pixel and channel (Gaussian, Poisson) or per pixel, all channels together (Bernoulli,
-impulse, text).
+In training the parameter is drawn uniformly from the range separately for every example; at
+test it is fixed. A noisy target gets noise independent of its input's, and its parameter is
+either drawn again ("independent", as the paper's released code does for Gaussian and Poisson
+noise) or the input's own ("same"). The choice matters only where the loss's statistic depends
+on the parameter. For impulse noise it is "same": the median of a pixel is its true colour only
+while p < 0.5, and the paper's L1 result at p = 0.7 (16.36 dB, far below L0) is possible only if
+the target is as corrupted as the input. With an independent p, the target's p averages 0.475,
+so its median is the true colour and L1 is as right as L0. Noise is drawn per pixel and channel
+(Gaussian, Poisson) or per pixel, all channels together (Bernoulli, impulse, text).
 """
 from __future__ import annotations
 
@@ -153,6 +158,7 @@ class NoiseModel:
     test_value: float
     loss: str  # the paper's training loss for noisy targets (loss.py)
     parameter: str  # what the number means, for reports
+    target_level: str = "independent"  # a noisy target's parameter: drawn again, or "same"
 
     def sample(self, rng: np.random.Generator, low: float | None = None,
                high: float | None = None) -> float:
@@ -161,12 +167,14 @@ class NoiseModel:
         return float(rng.uniform(lo, hi))
 
 
+TARGET_LEVELS = ("independent", "same")
+
 MODELS: dict[str, NoiseModel] = {m.name: m for m in (
     NoiseModel("gaussian", gaussian, (0.0, 50.0), 25.0, "l2", "sigma (8-bit levels)"),
     NoiseModel("poisson", poisson, (0.001, 50.0), 30.0, "l2", "lambda (photons at white)"),
     NoiseModel("bernoulli", bernoulli, (0.0, 0.95), 0.5, "masked_l2", "p (dropped pixels)"),
     NoiseModel("text", text, (0.0, 0.5), 0.25, "l1", "p (text coverage)"),
-    NoiseModel("impulse", impulse, (0.0, 0.95), 0.7, "l0", "p (replaced pixels)"),
+    NoiseModel("impulse", impulse, (0.0, 0.95), 0.7, "l0", "p (replaced pixels)", "same"),
 )}
 
 

@@ -149,7 +149,8 @@ def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
     from mcdenoise.nn.modelfile import save_model
     from mcdenoise.train.loop import MODEL_FILE, Task
 
-    dataset = NoisyCrops(images, config.noise, config.crop, targets, config.seed, param_range(config))
+    dataset = NoisyCrops(images, config.noise, config.crop, targets, config.seed, param_range(config),
+                         config.target_level)
     input_psnr = float(np.mean([psnr8(n, c) for c, n in val_pairs])) if val_pairs else math.nan
 
     def validate(net: UNet, step: int) -> dict[str, Any]:
@@ -177,6 +178,7 @@ def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
                           "pad": {"multiple": 32, "mode": "reflect"}},
             "task": "photo", "noise": config.noise, "noise_range": list(param_range(config)),
             "training": {"steps": config.steps, "targets": targets, "loss": loss,
+                         "target_level": config.target_level if targets == "noisy" else None,
                          "batch": config.batch, "crop": config.crop, "lr": config.lr,
                          "seed": config.seed, "skipped_steps": summary["skipped"],
                          "seconds": round(summary["seconds"], 1), "device": device.type},
@@ -195,12 +197,15 @@ def fingerprint(config: PhotoBenchConfig, targets: str, loss: str, data_card: di
     """What must not change between invocations that continue or reuse a run."""
     # steps: the lr ramp-down and the L0 exponent (2 -> 0) follow the whole schedule, so a run
     # is continued only with the --steps it started with (--stop-at trains part of it).
-    return {"noise": config.noise, "targets": targets, "loss": loss, "steps": config.steps,
-            "crop": config.crop,
-            "batch": config.batch, "width": config.width, "lr": config.lr,
-            "residual": config.residual, "seed": config.seed,
-            "noise_range": list(param_range(config)), "train_images": data_card["images"],
-            "train_pixels": data_card["pixels"]}
+    stamp = {"noise": config.noise, "targets": targets, "loss": loss, "steps": config.steps,
+             "crop": config.crop,
+             "batch": config.batch, "width": config.width, "lr": config.lr,
+             "residual": config.residual, "seed": config.seed,
+             "noise_range": list(param_range(config)), "train_images": data_card["images"],
+             "train_pixels": data_card["pixels"]}
+    if targets == "noisy":  # a clean target has no noise level (one clean run serves both)
+        stamp["target_level"] = config.target_level
+    return stamp
 
 
 def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: list[np.ndarray],
@@ -220,8 +225,10 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
     state = load_checkpoint(checkpoint, torch.device("cpu")) if checkpoint.exists() else None
     if state is not None:
         saved = json.loads((run / "photo.json").read_text()) if (run / "photo.json").exists() else {}
+        # Runs from before a key was stamped: no "steps"; no "target_level" (always independent).
+        saved.setdefault("target_level", "independent")
         changed = [k for k in stamp if saved.get(k) != stamp[k]
-                   and not (k == "steps" and "steps" not in saved)]  # runs before it was stamped
+                   and not (k == "steps" and "steps" not in saved)]
         if "steps" in changed:
             raise ConfigError(f"{run} holds a run of {saved['steps']} steps: --resume continues it "
                               f"only with --steps {saved['steps']} (its lr ramp-down and L0 "
