@@ -2,13 +2,15 @@
 
 A backend turns a scene reference into a :class:`mcdenoise.core.frame.Frame`:
 
-    render(scene, spp, seed, width=None, height=None, max_depth=None, aux=True) -> Frame
+    render(scene, spp, seed, width=None, height=None, max_depth=None, aux=True,
+           albedo="diffuse") -> Frame
 
 ``scene`` is a path to a scene file the backend can load, a name from the project's scene
 family (``interior:17``) or a :class:`scenes.SceneDescription`. Every render uses a box pixel
 filter (wider filters correlate the noise of neighbouring pixels, which defeats denoisers),
 an explicit seed (same seed, same image; different seeds, independent noise) and, with
-``aux``, albedo and normal buffers from the same camera and film.
+``aux``, albedo (of the kind ``albedo`` names: renderers/albedo.py) and normal buffers from
+the same camera and film.
 """
 from __future__ import annotations
 

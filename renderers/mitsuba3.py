@@ -5,7 +5,8 @@ same type, pose (or, for a view of a scene file, that pose moved: scenes/views.p
 of view, a box-filtered float32 ``hdrfilm`` at the requested size
 and an ``independent`` sampler, so that pixel noise is uncorrelated between pixels and
 between seeds. The scene's own integrator is kept (its ``max_depth`` can be overridden).
-Albedo, normal and depth come from a second, cheap ``aov`` render through the same sensor.
+Albedo, normal and depth come from a second, cheap ``aov`` render through the same sensor
+(the directional albedo, renderers/albedo.py, from a third).
 
 Loaded scenes and sensors are cached per renderer, so a farm worker that renders many seeds
 of one scene pays the (JIT and file) loading cost once.
@@ -20,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mcdenoise.core.frame import Frame
+from renderers import albedo as albedos
 from renderers.interface import RenderError
 from renderers.mitsuba_variant import choose_variant
 from scenes.views import View, apply_view, split_view
@@ -127,7 +129,7 @@ class MitsubaRenderer:
         self.cache_size = cache_size
         self._scenes: OrderedDict[tuple, tuple] = OrderedDict()
         self._sensors: dict[tuple, Any] = {}
-        self._aov = None
+        self._aov = self._directional = None
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, scene, max_depth: int | None = None) -> tuple[Any, str, tuple[int, int]]:
@@ -233,14 +235,20 @@ class MitsubaRenderer:
     # -- rendering -------------------------------------------------------------------------
     def render(self, scene, spp: int, seed: int, width: int | None = None,
                height: int | None = None, max_depth: int | None = None, aux: bool = True,
-               progress: Callable[[int], None] | None = None) -> Frame:
+               progress: Callable[[int], None] | None = None,
+               albedo: str = albedos.DEFAULT) -> Frame:
         """Render ``scene`` at ``spp`` samples per pixel with ``seed``.
 
         Returns a Frame: colour (H, W, 3) linear HDR radiance averaged over all passes, alpha,
-        and with ``aux`` albedo (H, W, 3), normal (H, W, 3, world space, [-1, 1]) and depth
-        (H, W, distance along the ray; 0 where nothing was hit). ``progress(n)`` is called
-        with the samples per pixel finished after each pass.
+        and with ``aux`` albedo (H, W, 3; of the kind ``albedo`` names, renderers/albedo.py),
+        normal (H, W, 3, world space, [-1, 1]) and depth (H, W, distance along the ray; 0
+        where nothing was hit). ``progress(n)`` is called with the samples per pixel finished
+        after each pass.
         """
+        try:
+            albedos.check(albedo)
+        except ValueError as error:
+            raise RenderError(str(error)) from None
         if spp < 1:
             raise RenderError(f"spp must be >= 1, got {spp}")
         if not 0 <= seed < 2**32:
@@ -270,15 +278,22 @@ class MitsubaRenderer:
             if self._aov is None:
                 self._aov = self.mi.load_dict({"type": "aov", "aovs": AOV_SPEC})
             # A seed of its own: aux noise must not correlate with the colour's.
-            image = self._render(mi_scene, sensor, self._aov, pass_seed(seed, 0xA0A), aux_spp, name)
+            aux_seed = pass_seed(seed, 0xA0A)
+            image = self._render(mi_scene, sensor, self._aov, aux_seed, aux_spp, name)
             buffers = {"albedo": image[..., 0:3], "normal": image[..., 3:6], "depth": image[..., 6]}
+            if albedo == "directional":
+                if self._directional is None:
+                    self._directional = albedos.directional_albedo_integrator(self.mi)
+                # The aov pass's seed: the same camera rays, so edges match the normals'.
+                buffers["albedo"] = self._render(mi_scene, sensor, self._directional, aux_seed,
+                                                 aux_spp, name)[..., :3]
             aux_s = time.perf_counter() - started
 
         metadata = {
             "scene": name, "spp": spp, "seed": seed, "width": width, "height": height,
             "max_depth": max_depth, "pixel_filter": "box", "renderer": "mitsuba",
             "renderer_version": self.mi.__version__, "variant": self.variant,
-            "aux_spp": aux_spp if aux else 0,
+            "aux_spp": aux_spp if aux else 0, **({"albedo": albedo} if aux else {}),
             "timings": {"render_s": round(render_s, 4), "aux_s": round(aux_s, 4)},
         }
         return Frame(color=rgba[..., :3], alpha=rgba[..., 3], metadata=metadata, **buffers)

@@ -100,11 +100,16 @@ def render_inputs(config: BenchMcConfig) -> list:
     from mcdenoise.train.dataset import scan
     from mcdenoise.farm.driver import DatasetConfig, run_with_progress
 
+    from mcdenoise.nn.modelfile import albedo_kind, default_model_path, read_card
+
+    # The inputs carry the albedo the model learnt from (renderers/albedo.py); --data must
+    # hold that kind (the farm refuses a directory of the other).
     summary = run_with_progress(DatasetConfig(
         output=config.data, scenes=config.scenes, spp=config.spp,
         reference_spp=config.reference_spp, chunk_spp=min(config.chunk_spp, config.reference_spp),
         width=config.width, height=config.height, address=config.address,
-        num_cpus=config.num_cpus), desc="render")
+        num_cpus=config.num_cpus,
+        albedo=albedo_kind(read_card(config.model or default_model_path()))), desc="render")
     if summary.failed:
         print(f"{summary.failed} renders failed; scoring the scenes that are complete",
               file=sys.stderr)

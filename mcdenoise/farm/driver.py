@@ -42,6 +42,7 @@ from mcdenoise.farm.lock import DirLock
 from mcdenoise.farm.manifest import ManifestWriter, sha256_file
 from mcdenoise.farm.resume import finished_items, remove_temporaries
 from mcdenoise.farm.settings import DatasetSettings, local_renderer
+from renderers import albedo as albedos
 
 
 @dataclass
@@ -56,6 +57,11 @@ class DatasetConfig:
     width: int | None = flag(None, help="image width (default: the scene's)")
     height: int | None = flag(None, help="image height (default: keeps the aspect)")
     max_depth: int | None = flag(None, help="path depth (default: the scene's)")
+    albedo: str = flag(albedos.DEFAULT, choices=albedos.KINDS,
+                       help="the noisy renders' albedo buffer (renderers/albedo.py): diffuse, "
+                            "Mitsuba's AOV (the base colour only), or directional, what the "
+                            f"first surface reflects, glossy, metal and glass included "
+                            f"(default {albedos.DEFAULT})")
     seed: int = flag(0, help="dataset seed (default 0)")
     address: str | None = flag(None, help="join a Ray cluster: auto, host:port or ray://host:port "
                                "(default: start a local Ray)")
@@ -145,7 +151,7 @@ def render_item(item: Item, root: str, config: dict[str, Any]) -> dict[str, Any]
     renderer = _worker_renderer(config["variant"], config["threads"])
     frame = renderer.render(item.scene, spp=item.spp, seed=item.seed, width=config["width"],
                             height=config["height"], max_depth=config["max_depth"],
-                            aux=item.kind == "noisy")
+                            aux=item.kind == "noisy", albedo=config["albedo"])
     path = Path(root) / item.path
     path.parent.mkdir(parents=True, exist_ok=True)
     # Passes are summed into a reference: keep full float precision.
@@ -200,7 +206,7 @@ def dataset_settings(config: DatasetConfig, root: Path) -> DatasetSettings:
     """What every run into ``root`` must agree on (farm/settings.py)."""
     return DatasetSettings(root, {"spp": config.spp, "width": config.width,
                                   "height": config.height, "max_depth": config.max_depth,
-                                  "seed": config.seed})
+                                  "seed": config.seed, "albedo": config.albedo})
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None,
@@ -274,7 +280,8 @@ def _run_locked(config: DatasetConfig, root: Path, names: list[str],
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = 1 if config.gpus_per_task <= 0 else 0
     worker_config = {"variant": variant, "threads": threads, "width": config.width,
-                     "height": config.height, "max_depth": config.max_depth}
+                     "height": config.height, "max_depth": config.max_depth,
+                     "albedo": config.albedo}
     options = {"num_cpus": 1, "num_gpus": config.gpus_per_task, "max_retries": 0}
     render_task = ray.remote(render_item).options(**options)
     merge_task = ray.remote(merge_reference).options(num_cpus=1, max_retries=0)

@@ -15,6 +15,7 @@ from typing import Any
 
 from mcdenoise.core.files import write_text
 from mcdenoise.errors import ConfigError
+from renderers import albedo as albedos
 
 SETTINGS = "dataset.json"
 RENDERER_KEYS = ("renderer", "renderer_version", "variant")
@@ -38,6 +39,15 @@ def local_renderer(variant: str | None) -> dict[str, Any]:
             "variant": choose_variant(variant)}
 
 
+def dataset_albedo(root: Path) -> str | None:
+    """The albedo kind of the renders in dataset ``root`` (renderers/albedo.py); None when it
+    holds no dataset yet."""
+    path = root / SETTINGS
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("albedo", albedos.LEGACY)
+
+
 def describe(renderer: dict[str, Any]) -> str:
     return f"{renderer['renderer']} {renderer['renderer_version']} ({renderer['variant']})"
 
@@ -57,6 +67,7 @@ class DatasetSettings:
         this run will use, when known before rendering (a local Ray)."""
         old = json.loads(self.path.read_text()) if self.path.exists() else None
         if old is not None:
+            old.setdefault("albedo", albedos.LEGACY)  # datasets from before it was recorded
             changed = {k: (old.get(k), v) for k, v in self.settings.items() if old.get(k) != v}
             if changed:
                 detail = ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in changed.items())

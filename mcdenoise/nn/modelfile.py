@@ -103,6 +103,14 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     return model.to(device).to(memory_format=torch.channels_last).eval(), transform, card
 
 
+def albedo_kind(card: dict[str, Any]) -> str:
+    """The albedo buffer the model learnt from (renderers/albedo.py); cards from before it was
+    recorded: Mitsuba's AOV."""
+    from renderers.albedo import LEGACY
+
+    return card.get("albedo", LEGACY)
+
+
 def default_model_path() -> Path:
     """The shipped default model; ModelFileError saying what to do when it is not installed."""
     if not DEFAULT_MODEL.is_file():

@@ -18,6 +18,7 @@ from typing import Any
 from mcdenoise import flags
 from mcdenoise.errors import ConfigError
 from mcdenoise.flags import flag
+from renderers import albedo as albedos
 
 # What the presets fill in. "quick": minutes on a 2-core CPU, small images of both the
 # training and the validation split. "full": the paper's network and crops, meant for GPUs.
@@ -32,11 +33,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Fields that must not change when a run is resumed (steps may: it extends the run).
 FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed", "exposure",
                    "output_map", "residual", "kernel", "kernel_space", "scales", "demodulate",
-                   "separate_kernels", "band_weights", "aux_dropout", "workers")
+                   "separate_kernels", "band_weights", "aux_dropout", "workers", "albedo")
 
 # Fields added with a default other than what runs saved before them did: a run saved
 # without the field used this value.
-BEFORE_FIELD = {"scales": 1}
+BEFORE_FIELD = {"scales": 1, "albedo": "diffuse"}
 
 
 @dataclass
@@ -52,6 +53,10 @@ class TrainConfig:
     val_data: Path | None = flag(
         None, metavar="DIR", help="validate on every scene with a reference in DIR (default: "
         "the validation-split scenes of the data)")
+    albedo: str | None = flag(
+        None, choices=albedos.KINDS, help="the albedo buffer the model learns from "
+        "(renderers/albedo.py): the kind --data and --val-data hold (default: theirs; for data "
+        f"rendered by the run, {albedos.DEFAULT})")
     output: Path = flag(Path("runs/train"), short="-o", metavar="RUN", help="run directory")
     preset: str = flag("quick", choices=tuple(PRESETS),
                        help="fills in the flags below marked 'preset'")
@@ -237,9 +242,28 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if not ok:
             raise ConfigError(message)
     view_ranges(filled)  # raises ConfigError when malformed
+    filled = replace(filled, albedo=data_albedo(filled))
     if filled.device == "cuda" and filled.workers == 0 and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available here (use --device cpu)")
     return filled
+
+
+def data_albedo(config: TrainConfig) -> str:
+    """The albedo kind of the run: --albedo, else that of --data / --val-data, else that of
+    the --init model, else the default; ConfigError when the datasets hold another kind (a
+    model must see one)."""
+    from mcdenoise.farm.settings import dataset_albedo
+    from mcdenoise.nn.modelfile import albedo_kind, read_card
+
+    held = {str(d): dataset_albedo(Path(d)) for d in (config.data, config.val_data) if d}
+    held = {d: k for d, k in held.items() if k is not None}
+    kind = (config.albedo or next(iter(held.values()), None)
+            or (albedo_kind(read_card(init_path(config.init))) if config.init else albedos.DEFAULT))
+    other = [f"{d} holds {k}" for d, k in held.items() if k != kind]
+    if other:
+        raise ConfigError(f"--albedo {kind}: {', '.join(other)} albedo renders; a model learns "
+                          "one kind (renderers/albedo.py): render data of that kind")
+    return kind
 
 
 def view_ranges(config: TrainConfig):

@@ -130,7 +130,7 @@ def render_default_dataset(config: TrainConfig, root: Path) -> dict[str, Any]:
     render_spec = ",".join(training_names(config, train_spec))
     val_spec = config.val_scenes or default_spec("validation", preset["val_count"], families)
     common = dict(output=root, spp=config.spp, width=config.size, height=config.size,
-                  seed=config.seed, chunk_spp=min(4096, config.reference_spp))
+                  seed=config.seed, chunk_spp=min(4096, config.reference_spp), albedo=config.albedo)
     jobs = [("train", train_spec, render_spec, config.reference_spp if config.targets == "clean" else 0)]
     if config.val_data is None and config.val_scenes != NO_VALIDATION:
         jobs.append(("validation", val_spec, val_spec, config.reference_spp))

@@ -227,6 +227,8 @@ def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transfo
                      "preset": config.preset, "sessions": summary.get("sessions", [])}
                     | ({"minutes": config.minutes} if config.minutes else {}),
         "lineage": lineage(config),
+        # The albedo buffer it learnt from: inputs of another kind are misread (renderers/albedo.py).
+        "albedo": config.albedo,
         "data": plan.card(),
         "validation": None if last is None else {
             "scenes": last["scenes"], "psnr_noisy_db": last["psnr_input"],

@@ -245,6 +245,7 @@ def start_stream(config, pool: ScenePool, plan) -> SceneStream:
     # Fresh scenes take the size of the run's training data, so every crop fits every scene.
     height, width = pool.arrays[0].shape[:2]
     dataset = DatasetConfig(output=root, scenes="", spp=config.spp, width=width, height=height,
+                            albedo=config.albedo,
                             seed=config.seed, address=config.address, num_cpus=cpus)
     stream = SceneStream(pool, dataset, names, cpus, record=plan.stream)
     stream.owns_ray = owns_ray

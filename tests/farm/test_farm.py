@@ -82,6 +82,29 @@ def test_failed_scene_is_recorded_and_others_finish(ray_local, scene_file, tmp_p
         run_dataset(DatasetConfig(output=out, scenes=str(scene_file), spp=8, width=8, height=8))
 
 
+def test_the_albedo_kind_is_a_dataset_setting(ray_local, scene_file, tmp_path):
+    """A dataset holds one albedo kind (renderers/albedo.py); datasets from before the kind
+    was recorded hold Mitsuba's AOV, "diffuse"."""
+    from mcdenoise.farm.settings import dataset_albedo
+
+    config = DatasetConfig(output=tmp_path, scenes=str(scene_file), spp=2, width=16, height=12,
+                           albedo="directional")
+    assert dataset_albedo(tmp_path) is None
+    assert run_dataset(config).rendered == 2
+    assert dataset_albedo(tmp_path) == "directional"
+    assert read_frame(tmp_path / Item(str(scene_file), "noisy", 0, 0, 0).path).metadata["albedo"] \
+        == "directional"
+    with pytest.raises(ValueError, match="albedo was directional, now diffuse"):
+        run_dataset(DatasetConfig(**{**config.__dict__, "albedo": "diffuse"}))
+    settings = json.loads((tmp_path / "dataset.json").read_text())
+    del settings["albedo"]  # as written before the kind was recorded
+    (tmp_path / "dataset.json").write_text(json.dumps(settings))
+    assert dataset_albedo(tmp_path) == "diffuse"
+    with pytest.raises(ValueError, match="albedo was diffuse, now directional"):
+        run_dataset(config)
+    assert run_dataset(DatasetConfig(**{**config.__dict__, "albedo": "diffuse"})).skipped == 2
+
+
 def dataset_command(scene: Path, out: Path) -> list[str]:
     # 6 passes of 1024 spp at 48x32, about a second each with one thread: long enough to hit.
     return [sys.executable, "-m", "mcdenoise.cli", "dataset", "-o", str(out), "--scenes",

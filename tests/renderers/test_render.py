@@ -47,6 +47,38 @@ def test_scene_file_with_mesh_and_texture_renders_radiometrically(renderer, scen
     assert frame.metadata["pixel_filter"] == "box" and frame.metadata["seed"] == 1
 
 
+@pytest.mark.parametrize("bsdf, low, high", [
+    ('<bsdf type="diffuse"><rgb name="reflectance" value="0.5"/></bsdf>', [0.5] * 3, [0.5] * 3),
+    # Gold: its Fresnel colour, more red than blue; Mitsuba's AOV says black.
+    ('<bsdf type="conductor"><string name="material" value="Au"/></bsdf>', [0.8, 0.5, 0.2],
+     [1.0, 0.9, 0.5]),
+    # Glass: reflection plus transmission (the latter scaled by 1/eta^2 for radiance).
+    ('<bsdf type="dielectric"/>', [0.4] * 3, [1.0] * 3)], ids=["diffuse", "gold", "glass"])
+def test_directional_albedo_is_what_the_first_surface_reflects(renderer, scene_file, tmp_path,
+                                                               bsdf, low, high):
+    grey = '<bsdf type="diffuse"><rgb name="reflectance" value="0.5"/></bsdf>'
+    text = scene_file.read_text()
+    assert text.count(grey) == 1
+    path = scene_file.parent / f"sphere-{tmp_path.name}.xml"  # beside its mesh and texture
+    path.write_text(text.replace(grey, bsdf))
+    try:
+        directional = renderer.render(str(path), spp=64, seed=3, albedo="directional")
+        diffuse = renderer.render(str(path), spp=64, seed=3, albedo="diffuse")
+    finally:
+        path.unlink()
+    assert directional.metadata["albedo"] == "directional"
+    assert diffuse.metadata["albedo"] == "diffuse"
+    centre = directional.albedo[12:20, 20:28].reshape(-1, 3).mean(axis=0)
+    assert (centre >= np.array(low) - 0.02).all() and (centre <= np.array(high) + 0.02).all(), centre
+    if "diffuse" not in bsdf:
+        assert diffuse.albedo[12:20, 20:28].max() < 0.05  # what the AOV makes of it
+    # The diffuse checker wall: the same albedo either way, noise-free (one lobe, weight = rho).
+    assert np.allclose(directional.albedo[:4], diffuse.albedo[:4], atol=1e-3)
+    assert np.array_equal(directional.color, diffuse.color)  # only the aux pass differs
+    with pytest.raises(RenderError, match="albedo must be one of"):
+        renderer.render(str(scene_file), spp=1, seed=3, albedo="specular")
+
+
 def test_same_seed_identical_other_seed_independent(renderer, scene_file):
     a = renderer.render(str(scene_file), spp=4, seed=7, width=32)
     b = renderer.render(str(scene_file), spp=4, seed=7, width=32)

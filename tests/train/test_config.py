@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
 import subprocess
 import sys
@@ -64,6 +65,27 @@ def test_resolve_fills_from_the_preset_and_names_the_bad_flag():
         with pytest.raises(ConfigError, match=flag):
             resolve(TrainConfig(**bad))
     assert issubclass(ConfigError, ValueError)
+
+
+def test_the_albedo_kind_comes_from_the_data_and_must_agree(tmp_path):
+    """A run learns one albedo kind (renderers/albedo.py): --albedo, else its datasets', else
+    its --init model's; datasets written before the kind was recorded hold "diffuse"."""
+    def dataset(name: str, **settings) -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        (root / "dataset.json").write_text(json.dumps({"spp": 64, "seed": 0, **settings}))
+        return root
+
+    directional, legacy = dataset("d", albedo="directional"), dataset("legacy")
+    assert resolve(TrainConfig(data=directional)).albedo == "directional"
+    assert resolve(TrainConfig(data=legacy)).albedo == "diffuse"
+    assert resolve(TrainConfig(data=tmp_path / "none-yet")).albedo == "diffuse"
+    assert resolve(TrainConfig(init="default")).albedo == "diffuse"  # the shipped model's
+    assert resolve(TrainConfig(albedo="directional")).albedo == "directional"
+    with pytest.raises(ConfigError, match="legacy holds diffuse albedo renders"):
+        resolve(TrainConfig(data=directional, val_data=legacy))
+    with pytest.raises(ConfigError, match="--albedo diffuse: .*d holds directional"):
+        resolve(TrainConfig(data=directional, albedo="diffuse"))
 
 
 def test_config_dict_round_trips_and_ignores_unknown_keys():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcdenoise import cli
+from mcdenoise.core.exr import read_frame
 from mcdenoise.farm.driver import DatasetConfig, run_dataset, start_ray
 from mcdenoise.nn.modelfile import read_card
 from mcdenoise.nn.transform import transform_for
@@ -21,11 +22,13 @@ SPP, SIZE = 4, 32
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """One training scene and one validation scene with a reference, 32x32."""
+    """One training scene and one validation scene with a reference, 32x32, with the
+    directional albedo (not the default: the stream must follow the data's kind)."""
     root = tmp_path_factory.mktemp("stream") / "data"
-    run_dataset(DatasetConfig(output=root, scenes="cornell:0", spp=SPP, width=SIZE, height=SIZE))
+    run_dataset(DatasetConfig(output=root, scenes="cornell:0", spp=SPP, width=SIZE, height=SIZE,
+                              albedo="directional"))
     run_dataset(DatasetConfig(output=root, scenes="cornell:8000", spp=SPP, reference_spp=16,
-                              chunk_spp=16, width=SIZE, height=SIZE))
+                              chunk_spp=16, width=SIZE, height=SIZE, albedo="directional"))
     return root
 
 
@@ -78,6 +81,11 @@ def test_train_with_a_stream_records_it_and_resumes_from_the_pool_on_disk(data, 
     stream = read_card(run / MODEL_FILE)["data"]["stream"]
     assert stream["pool"] == 3 and stream["cpus"] == 1 and stream["size"] == [SIZE, SIZE]
     assert (run / STREAM_DIR).is_dir()
+    # The fresh scenes carry the albedo of the data, and the card says which the model learnt.
+    streamed = [s for s in scan(run / STREAM_DIR) if s.noisy[0].exists()]
+    assert streamed and {read_frame(s.noisy[0]).metadata["albedo"] for s in streamed} \
+        == {"directional"}
+    assert read_card(run / MODEL_FILE)["albedo"] == "directional"
     assert cli.main([*args, "--steps", "60", "--resume"]) == 0
     card = read_card(run / MODEL_FILE)
     assert card["training"]["steps"] == 60 and card["data"]["stream"]["pool"] == 3
