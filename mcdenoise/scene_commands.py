@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcdenoise.flags import add_command, flag
+from renderers import albedo as albedos
 
 
 @dataclass
@@ -23,6 +24,7 @@ class RenderConfig:
     precision: str = flag("half", choices=("half", "float"),
                           help="EXR pixel type for colour and buffers")
     no_aux: bool = flag(False, help="skip albedo/normal/depth")
+    albedo: str = flag(albedos.DEFAULT, choices=albedos.KINDS, help=albedos.HELP)
     preview: Path | None = flag(None, help="also write a tonemapped PNG here")
 
 
@@ -49,6 +51,7 @@ def run_render(config: RenderConfig) -> int:
         frame = renderer.render(config.scene, spp=config.spp, seed=config.seed,
                                 width=config.width, height=config.height,
                                 max_depth=config.max_depth, aux=not config.no_aux,
+                                albedo=config.albedo,
                                 progress=lambda done: bar.update(done - bar.n))
     write_frame(frame, config.output, precision=config.precision)
     if config.preview is not None:

@@ -23,6 +23,10 @@ DEFAULT = "diffuse"
 # Datasets, frames and model cards from before the kind was recorded used Mitsuba's AOV.
 LEGACY = "diffuse"
 PLUGIN = "mcdenoise_directional_albedo"
+# The --albedo flag's help, wherever renders are made.
+HELP = ("the albedo buffer: diffuse, Mitsuba's AOV (a coat's base colour only; black on metal "
+        "and glass), or directional, what the first surface reflects, glossy coats, metal and "
+        f"glass included (renderers/albedo.py; default {DEFAULT})")
 
 _registered = False
 

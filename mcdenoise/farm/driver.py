@@ -57,11 +57,7 @@ class DatasetConfig:
     width: int | None = flag(None, help="image width (default: the scene's)")
     height: int | None = flag(None, help="image height (default: keeps the aspect)")
     max_depth: int | None = flag(None, help="path depth (default: the scene's)")
-    albedo: str = flag(albedos.DEFAULT, choices=albedos.KINDS,
-                       help="the noisy renders' albedo buffer (renderers/albedo.py): diffuse, "
-                            "Mitsuba's AOV (the base colour only), or directional, what the "
-                            f"first surface reflects, glossy, metal and glass included "
-                            f"(default {albedos.DEFAULT})")
+    albedo: str = flag(albedos.DEFAULT, choices=albedos.KINDS, help=albedos.HELP)
     seed: int = flag(0, help="dataset seed (default 0)")
     address: str | None = flag(None, help="join a Ray cluster: auto, host:port or ray://host:port "
                                "(default: start a local Ray)")
