@@ -11,7 +11,8 @@ model card records the kind it was trained on, since a network trained on one mi
   f(wi, wo) cos(wo) over wo, estimated per sample by one BSDF sample, whose weight
   f cos / pdf has exactly that mean. A diffuse surface gives its reflectance with no noise; a
   coated one its coat's Fresnel reflectance plus what its base adds; a metal its Fresnel
-  colour; glass about 1 (reflection plus transmission). That is the albedo OIDN asks renderers
+  colour; glass about 1 (reflection plus transmission); a hole of a cut-out (a mask BSDF's
+  null lobe) the albedo of what is seen through it. That is the albedo OIDN asks renderers
   for (the sum of the lobes' albedos, metals and glass included), and what the AOVs of
   production renderers give artists.
 """
@@ -23,6 +24,8 @@ DEFAULT = "diffuse"
 # Datasets, frames and model cards from before the kind was recorded used Mitsuba's AOV.
 LEGACY = "diffuse"
 PLUGIN = "mcdenoise_directional_albedo"
+# Cut-out holes looked through before giving up (then: 0, as where a ray leaves the scene).
+PASS_THROUGH = 4
 # The --albedo flag's help, wherever renders are made.
 HELP = ("the albedo buffer: diffuse, Mitsuba's AOV (a coat's base colour only; black on metal "
         "and glass), or directional, what the first surface reflects, glossy coats, metal and "
@@ -46,13 +49,23 @@ def directional_albedo_integrator(mi):
 
         class DirectionalAlbedo(mi.SamplingIntegrator):
             def sample(self, scene, sampler, ray, medium=None, active=True):
+                ray = mi.Ray3f(ray)
                 si = scene.ray_intersect(ray, active)
-                hit = active & si.is_valid()
-                sample, weight = si.bsdf(ray).sample(mi.BSDFContext(), si, sampler.next_1d(hit),
-                                                     sampler.next_2d(hit), hit)
-                # A failed sample (pdf 0, e.g. below the surface) reflects nothing.
-                ok = hit & (sample.pdf > 0) & dr.all(dr.isfinite(weight))
-                return dr.select(ok, weight, 0.0), hit, []
+                first_hit = active & si.is_valid()
+                albedo, looking = mi.Spectrum(0.0), mi.Bool(first_hit)
+                for _ in range(PASS_THROUGH):
+                    sample, weight = si.bsdf(ray).sample(mi.BSDFContext(), si,
+                                                         sampler.next_1d(looking),
+                                                         sampler.next_2d(looking), looking)
+                    # A hole of a cut-out (a mask BSDF's null lobe) shows what lies behind it.
+                    through = looking & mi.has_flag(sample.sampled_type, mi.BSDFFlags.Null)
+                    # A failed sample (pdf 0, e.g. below the surface) reflects nothing.
+                    ok = looking & ~through & (sample.pdf > 0) & dr.all(dr.isfinite(weight))
+                    albedo = dr.select(ok, weight, albedo)
+                    ray = si.spawn_ray(ray.d)
+                    si = scene.ray_intersect(ray, through)
+                    looking = through & si.is_valid()
+                return albedo, first_hit, []
 
             def aov_names(self):
                 return []

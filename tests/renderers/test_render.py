@@ -79,6 +79,25 @@ def test_directional_albedo_is_what_the_first_surface_reflects(renderer, scene_f
         renderer.render(str(scene_file), spp=1, seed=3, albedo="specular")
 
 
+def test_directional_albedo_looks_through_the_holes_of_a_cut_out(renderer, scene_file):
+    """A fully transparent mask over the sphere: the albedo there is the wall's behind it."""
+    grey = '<bsdf type="diffuse"><rgb name="reflectance" value="0.5"/></bsdf>'
+    hole = ('<bsdf type="mask"><float name="opacity" value="0"/>'
+            '<bsdf type="diffuse"><rgb name="reflectance" value="0.9"/></bsdf></bsdf>')
+    text = scene_file.read_text()
+    frames = {}
+    for name, scene in (("hole", text.replace(grey, hole)),
+                        ("wall", text[:text.index('<shape type="sphere">')]
+                         + text[text.index("</shape>", text.index('<shape type="sphere">')) + 8:])):
+        path = scene_file.parent / f"{name}.xml"
+        path.write_text(scene)
+        try:
+            frames[name] = renderer.render(str(path), spp=16, seed=3, albedo="directional")
+        finally:
+            path.unlink()
+    assert np.allclose(frames["hole"].albedo, frames["wall"].albedo, atol=1e-3)
+
+
 def test_same_seed_identical_other_seed_independent(renderer, scene_file):
     a = renderer.render(str(scene_file), spp=4, seed=7, width=32)
     b = renderer.render(str(scene_file), spp=4, seed=7, width=32)
