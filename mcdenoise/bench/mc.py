@@ -99,7 +99,6 @@ def render_inputs(config: BenchMcConfig) -> list:
     import scenes as scene_family
     from mcdenoise.train.dataset import scan
     from mcdenoise.farm.driver import DatasetConfig, run_with_progress
-
     from mcdenoise.nn.modelfile import albedo_kind, default_model_path, read_card
 
     # The inputs carry the albedo the model learnt from (renderers/albedo.py); --data must

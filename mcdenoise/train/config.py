@@ -37,7 +37,7 @@ FIXED_ON_RESUME = ("width", "inputs", "loss", "targets", "crop", "batch", "seed"
 
 # Fields added with a default other than what runs saved before them did: a run saved
 # without the field used this value.
-BEFORE_FIELD = {"scales": 1, "albedo": "diffuse"}
+BEFORE_FIELD = {"scales": 1, "albedo": albedos.LEGACY}
 
 
 @dataclass
