@@ -335,10 +335,17 @@ def test_bench_photo_poisson_has_the_anscombe_baseline(tmp_path):
     ("text", "l2,l1", ["noisy-l2", "noisy-l1"]),
     ("impulse", "l0", ["noisy-l0"]),
 ])
-def test_bench_photo_other_noises_and_loss_studies(tmp_path, noise, losses, variants):
+def test_bench_photo_other_noises_and_loss_studies(tmp_path, capsys, noise, losses, variants):
     code, result = bench(tmp_path, noise, *(["--losses", losses] if losses else []))
     assert code == 0
-    check_outputs(tmp_path, noise, result, variants)
+    report = check_outputs(tmp_path, noise, result, variants)
+    level = "same" if noise == "impulse" else "independent"
+    assert result["config"]["target_level"] == level
+    assert ("parameter is its input's" in report) == (level == "same")
+    if noise == "impulse":  # a run with targets as corrupted as their inputs is kept apart
+        capsys.readouterr()
+        code, _ = bench(tmp_path, noise, "--losses", losses, "--target-level", "independent")
+        assert code == 2 and "other settings (target_level)" in capsys.readouterr().err
 
 
 def test_bench_photo_refuses_bad_flags(tmp_path, capsys):
