@@ -118,9 +118,9 @@ class NoisyCrops(torch.utils.data.Dataset):
     crop x crop window, a random rotation by k * 90 degrees and mirror, then the noise model:
     the input gets noise with its own parameter drawn from ``param_range``; with ``targets``
     "noisy" the target is the same crop with independent noise, whose parameter is drawn again
-    (``target_level`` "independent") or is the input's ("same"); with "clean" the crop itself. Every draw comes from a generator seeded by (seed, i), input noise
-    first, so the input of sample i is the same for noisy and clean targets, and resuming
-    training is exact.
+    (``target_level`` "independent") or is the input's ("same"); with "clean" the crop itself.
+    Every draw comes from a generator seeded by (seed, i), input noise first, so the input of
+    sample i is the same for noisy and clean targets, and resuming training is exact.
 
     Item: {"input": (3, crop, crop), "target": (3, crop, crop), "mask": (1, crop, crop)}
     float32; the mask is 1 where the target observes the image (Bernoulli noise drops pixels;
