@@ -151,6 +151,7 @@ class Task:
     finish: Callable[[UNet, dict[str, Any], list[dict]], str]
     about: str  # the start-of-run line's words on the data, e.g. "on 32 scenes, ..."
     init: dict[str, Any] | None = None  # weights a fresh run starts from (--init), else random
+    l0_eps: float | None = None  # the annealed L0's epsilon, if not nn/loss.py's default
 
 
 def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, world: int = 1,
@@ -222,7 +223,7 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
     loader = torch.utils.data.DataLoader(
         task.dataset, batch_sampler=StepBatches(start, stop, config.batch, rank, world),
         num_workers=workers, pin_memory=cuda, persistent_workers=False)
-    loss_fn = losses.get(config.loss)
+    loss_fn = losses.get(config.loss, *([task.l0_eps] if task.l0_eps is not None else []))
     validating = lead and task.validate is not None
     log = RunLog(run, start, task.val_fields) if lead else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)

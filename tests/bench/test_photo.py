@@ -342,10 +342,13 @@ def test_bench_photo_other_noises_and_loss_studies(tmp_path, capsys, noise, loss
     level = "same" if noise == "impulse" else "independent"
     assert result["config"]["target_level"] == level
     assert ("parameter is its input's" in report) == (level == "same")
-    if noise == "impulse":  # a run with targets as corrupted as their inputs is kept apart
+    if noise == "impulse":  # runs of other target levels or L0 epsilons are kept apart
+        assert "L0's epsilon 0.01" in report and result["config"]["l0_eps"] == 0.01
         capsys.readouterr()
         code, _ = bench(tmp_path, noise, "--losses", losses, "--target-level", "independent")
         assert code == 2 and "other settings (target_level)" in capsys.readouterr().err
+        code, _ = bench(tmp_path, noise, "--losses", losses, "--l0-eps", "1e-8")
+        assert code == 2 and "other settings (l0_eps)" in capsys.readouterr().err
 
 
 def test_bench_photo_refuses_bad_flags(tmp_path, capsys):
@@ -365,8 +368,9 @@ def test_annealed_l0_schedule_is_the_same_after_stop_at_and_resume(tmp_path, mon
     seen: list[float] = []
     real_get = losses.get
 
-    def recording_get(name):
-        inner = real_get(name)
+    def recording_get(name, l0_eps):
+        assert l0_eps == losses.L0_EPS  # the default epsilon reaches the loss
+        inner = real_get(name, l0_eps)
 
         def loss(output, target, progress=0.0, mask=None):
             seen.append(losses.l0_gamma(progress))

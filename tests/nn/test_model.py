@@ -162,10 +162,27 @@ def test_other_losses():
     mask = torch.tensor([1.0, 0.0])
     assert losses.get("masked_l2")(torch.tensor([1.0, 9.0]), target, mask=mask) == 1.0
     assert losses.l0_gamma(0.0) == 2.0 and losses.l0_gamma(0.5) == 1.0 and losses.l0_gamma(1.0) == 0.0
-    assert torch.allclose(losses.get("l0")(out, target, progress=0.0), torch.tensor(1.0))
+    assert torch.allclose(losses.get("l0")(out, target, progress=0.0),
+                          torch.tensor((1.0 + losses.L0_EPS) ** 2))  # |e| = 1 everywhere
     assert torch.allclose(losses.get("l0")(out, target, progress=1.0), torch.tensor(1.0))  # x^0
     with pytest.raises(ValueError):
         losses.get("l3")
+
+
+def test_annealed_l0_gradient_stays_bounded_as_gamma_nears_0():
+    """Near the end of the schedule the paper's epsilon gives a pixel that already matches its
+    target a gradient thousands of times an outlier's; the default epsilon bounds it by
+    gamma / eps while still favouring the nearer target (mode seeking)."""
+    def grads(eps: float) -> torch.Tensor:
+        out = torch.tensor([0.5 + 1e-5, 0.9], requires_grad=True)  # a match, an outlier
+        losses.get("l0", l0_eps=eps)(out, torch.tensor([0.5, 0.5]), progress=0.99).backward()
+        return out.grad.abs() * 2  # per pixel (the loss is a mean of two)
+
+    gamma = losses.l0_gamma(0.99)
+    match, outlier = grads(losses.L0_EPS)
+    assert match <= gamma / losses.L0_EPS and match > 10 * outlier
+    paper_match, paper_outlier = grads(losses.L0_EPS_PAPER)
+    assert paper_match > 1000 * paper_outlier and paper_match > 100 * match
 
 
 def test_metrics():

@@ -74,6 +74,10 @@ class PhotoBenchConfig:
                                     help="a noisy target's noise parameter: drawn again "
                                          "(independent) or the input's own (same); default "
                                          "the paper's: same for impulse, independent otherwise")
+    l0_eps: float | None = flag(None, metavar="EPS",
+                                help="the annealed L0's epsilon in (|f - y| + EPS)^gamma (default "
+                                     "0.01; the paper's 1e-8 lets the gradient explode as gamma "
+                                     "nears 0, see nn/loss.py)")
     test_limit: int | None = flag(None, preset=True, metavar="N",
                                   help="test on the first N images of each set by name")
     test_crop: int | None = flag(None, preset=True, metavar="PX",
@@ -116,6 +120,8 @@ def resolve(config: PhotoBenchConfig) -> PhotoBenchConfig:
         filled = replace(filled, losses=model.loss)
     if filled.target_level is None:
         filled = replace(filled, target_level=model.target_level)
+    if filled.l0_eps is None:
+        filled = replace(filled, l0_eps=losses.L0_EPS)
     if filled.data_root is None:
         env = os.environ.get("MCDENOISE_IMAGES")
         if not env:

@@ -94,7 +94,9 @@ def report_markdown(result: dict[str, Any], crops: Path, curves: Path) -> str:
              f"Noise: {result['parameter']} {result['test_value']:g} at test, drawn from "
              f"[{result['train_range'][0]:g}, {result['train_range'][1]:g}] per training example"
              + ("; a noisy target's parameter is its input's" if cfg.get("target_level") == "same"
-                else "; a noisy target's parameter is drawn again") + ". "
+                else "; a noisy target's parameter is drawn again")
+             + (f"; the annealed L0's epsilon {cfg['l0_eps']:g}"
+                if "l0" in cfg.get("losses", "") and cfg.get("l0_eps") else "") + ". "
              f"Command: `{result['command']}`",
              "",
              f"Machine: {result['machine']}; {result['date']}.",

@@ -179,6 +179,7 @@ def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
             "task": "photo", "noise": config.noise, "noise_range": list(param_range(config)),
             "training": {"steps": config.steps, "targets": targets, "loss": loss,
                          "target_level": config.target_level if targets == "noisy" else None,
+                         "l0_eps": config.l0_eps if loss == "l0" else None,
                          "batch": config.batch, "crop": config.crop, "lr": config.lr,
                          "seed": config.seed, "skipped_steps": summary["skipped"],
                          "seconds": round(summary["seconds"], 1), "device": device.type},
@@ -190,7 +191,7 @@ def photo_task(config: PhotoBenchConfig, run: Path, targets: str, loss: str,
     about = (f"on {len(images)} photographs, {config.noise} noise, {targets} targets, {loss} "
              f"loss, {config.crop}x{config.crop} crops")
     return Task(net_config, dataset, _as_float, validate if val_pairs else None, VAL_FIELDS,
-                describe, finish, about)
+                describe, finish, about, l0_eps=config.l0_eps if loss == "l0" else None)
 
 
 def fingerprint(config: PhotoBenchConfig, targets: str, loss: str, data_card: dict) -> dict:
@@ -205,6 +206,8 @@ def fingerprint(config: PhotoBenchConfig, targets: str, loss: str, data_card: di
              "train_pixels": data_card["pixels"]}
     if targets == "noisy":  # a clean target has no noise level (one clean run serves both)
         stamp["target_level"] = config.target_level
+    if loss == "l0":
+        stamp["l0_eps"] = config.l0_eps
     return stamp
 
 
@@ -215,6 +218,7 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
     mode and {"run", "steps", "seconds", "skipped", "val": history, "reused"}."""
     import torch
 
+    from mcdenoise.nn import loss as losses
     from mcdenoise.nn.model import UNet, UNetConfig
     from mcdenoise.train.config import TrainConfig
     from mcdenoise.train.loop import CHECKPOINT, MODEL_FILE, fit, load_checkpoint
@@ -225,8 +229,11 @@ def train_variant(config: PhotoBenchConfig, targets: str, loss: str, images: lis
     state = load_checkpoint(checkpoint, torch.device("cpu")) if checkpoint.exists() else None
     if state is not None:
         saved = json.loads((run / "photo.json").read_text()) if (run / "photo.json").exists() else {}
-        # Runs from before a key was stamped: no "steps"; no "target_level" (always independent).
+        # Runs from before a key was stamped: no "steps"; no "target_level" (always
+        # independent); no "l0_eps" (always the paper's).
         saved.setdefault("target_level", "independent")
+        if loss == "l0":
+            saved.setdefault("l0_eps", losses.L0_EPS_PAPER)
         changed = [k for k in stamp if saved.get(k) != stamp[k]
                    and not (k == "steps" and "steps" not in saved)]
         if "steps" in changed:
