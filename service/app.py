@@ -76,7 +76,7 @@ _BINARY = {"type": "string", "format": "binary"}
 def create_app(config: ServeConfig) -> FastAPI:
     """The service for ``config``. Raises ServeConfigError (a ValueError) at once for a missing
     model file or key file, so a misconfigured server never starts listening."""
-    models = ModelSet(model_specs(config.model), config.device, config.engine)
+    models = ModelSet(model_specs(config.model), config.device, config.engine, config.ensemble)
     keys = load_keys(config.api_key_file) if config.keys_required else None
     batch = config.batch or (GPU_BATCH if _uses_cuda(config.device) else 1)
     metrics = Metrics()

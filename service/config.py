@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mcdenoise.errors import UserError
 from mcdenoise.flags import flag
-from mcdenoise.infer import ENGINE_HELP, ENGINES
+from mcdenoise.infer import ENGINE_HELP, ENGINES, ENSEMBLE_HELP, ENSEMBLE_SIZES
 
 # 4096 x 4096: DCI 4K and UHD frames pass; a frame this size needs about 2 GB while it is
 # decoded and denoised, so the default queue cannot exhaust a small machine's memory.
@@ -91,6 +91,7 @@ class ServeConfig:
                                "while the upload is still arriving)")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     engine: str = flag("auto", choices=ENGINES, help=ENGINE_HELP)
+    ensemble: int = flag(1, choices=ENSEMBLE_SIZES, help="every model: " + ENSEMBLE_HELP)
     job_ttl: float = flag(DEFAULT_JOB_TTL_S, metavar="S",
                           help="seconds a finished job (its result, its pixels, its status) is "
                                "kept for its client before it is removed and its id answers "
@@ -135,6 +136,9 @@ class ServeConfig:
         if self.engine not in ENGINES:
             raise ServeConfigError(f"--engine must be one of {', '.join(ENGINES)}, not "
                                    f"{self.engine!r}")
+        if self.ensemble not in ENSEMBLE_SIZES:
+            raise ServeConfigError(f"--ensemble must be one of "
+                                   f"{', '.join(map(str, ENSEMBLE_SIZES))}, not {self.ensemble}")
         if self.engine == "openvino" and self.device == "cuda":
             raise ServeConfigError("--engine openvino runs on the CPU: not with --device cuda")
         if self.log_format not in ("text", "json"):

@@ -55,6 +55,7 @@ class ModelSet:
     paths: dict[str, Path]
     device: str = "auto"
     engine: str = "auto"  # load_denoiser's: auto, torch or openvino (CPU)
+    ensemble: int = 1  # load_denoiser's: symmetric copies averaged per frame
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     denoisers: dict[str, Any] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
@@ -87,7 +88,8 @@ class ModelSet:
         device = None if self.device == "auto" else self.device
         try:
             for name, path in self.paths.items():
-                self.denoisers[name] = load_denoiser(path, device, engine=self.engine)
+                self.denoisers[name] = load_denoiser(path, device, engine=self.engine,
+                                                     ensemble=self.ensemble)
                 log.info("model %s loaded from %s on %s (%s)", name, path,
                          self.denoisers[name].device, self.denoisers[name].engine)
             self.ready.set()

@@ -25,3 +25,9 @@ TILE_OPENVINO = 1088
 ENGINES = ("auto", "torch", "openvino")
 ENGINE_HELP = ("what runs the network: auto (OpenVINO on the CPU when installed, else torch), "
                "torch, or openvino (CPU only; a model is converted on first use and cached)")
+
+# Self-ensemble sizes (infer/ensemble.py): the network averaged over N symmetric copies.
+ENSEMBLE_SIZES = (1, 2, 4, 8)
+ENSEMBLE_HELP = ("average the network over N flipped/transposed copies of each frame, for N "
+                 "times its time: 8 gained about 0.3 dB on the benchmark scenes "
+                 "(benchmarks/results/mc.md); 1: one pass")

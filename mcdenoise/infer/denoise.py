@@ -21,6 +21,7 @@ import torch
 from mcdenoise.core.files import choose_device
 from mcdenoise.core.frame import Frame
 from mcdenoise.infer import ENGINES, OVERLAP, TILE, TILE_OPENVINO
+from mcdenoise.infer.ensemble import check_size, ensemble
 from mcdenoise.infer.tiling import run_tiled
 from mcdenoise.nn.model import UNet
 from mcdenoise.nn.transform import (Transform, decode_output, frame_input, output_to_hdr,
@@ -36,20 +37,24 @@ class Denoiser:
     device: torch.device = torch.device("cpu")
     tile: int = TILE  # the largest tile side this engine runs fastest (infer/__init__.py)
     engine: str = "torch"
+    ensemble: int = 1  # symmetric copies averaged per frame (infer/ensemble.py): 1, 2, 4 or 8
 
 
 def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = None,
-                  engine: str = "auto") -> Denoiser:
+                  engine: str = "auto", ensemble: int = 1) -> Denoiser:
     """A Denoiser from a model file (ModelFileError when it is not one); device None: CUDA
     when available. ``engine="openvino"`` runs the network with OpenVINO on the CPU
     (infer/openvino.py; EngineError when the package is missing or the device is not the
-    CPU); ``"auto"``: OpenVINO when the device is the CPU and the package imports, else torch."""
+    CPU); ``"auto"``: OpenVINO when the device is the CPU and the package imports, else torch.
+    ``ensemble``: average the network over 1, 2, 4 or 8 flipped/transposed copies of each
+    input (infer/ensemble.py; ValueError otherwise), N times the network's time."""
     from mcdenoise.nn.modelfile import load_model
 
     from mcdenoise.nn.model import widen_heads
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    check_size(ensemble)
     device = torch.device(device) if device is not None else choose_device(
         "cpu" if engine == "openvino" else "auto")
     if engine == "auto":
@@ -61,10 +66,10 @@ def load_denoiser(path: str | os.PathLike, device: str | torch.device | None = N
         if device.type != "cpu":
             raise EngineError(f"--engine openvino runs on the CPU, not on {device}")
         return Denoiser(OpenVinoNet(model.eval()), transform, card, device, TILE_OPENVINO,
-                        "openvino")
+                        "openvino", ensemble)
     # The same function with channel counts that oneDNN and tensor cores run faster.
     model = widen_heads(model).to(memory_format=torch.channels_last).eval()
-    return Denoiser(model, transform, card, device)
+    return Denoiser(model, transform, card, device, ensemble=ensemble)
 
 
 def _openvino_available() -> bool:
@@ -143,7 +148,7 @@ def _denoise_one(denoiser: Denoiser, frame: Frame, tile: int, overlap: int, use_
                  scale: float | None) -> Frame:
     x, scale = frame_input(denoiser.transform, frame, use_aux, scale=scale)
     x = torch.from_numpy(x)[None].to(denoiser.device)
-    y = run_tiled(lambda part: decode_output(denoiser.transform, forward(denoiser.model, part)),
+    y = run_tiled(lambda part: decode_output(denoiser.transform, _network(denoiser, part)),
                   x, 3, tile, overlap)
     return _result(denoiser, frame, y[0], scale)
 
@@ -152,15 +157,23 @@ def _denoise_batch(denoiser: Denoiser, frames: list[Frame], use_aux: bool,
                    scale: float | None) -> list[Frame]:
     inputs = [frame_input(denoiser.transform, frame, use_aux, scale=scale) for frame in frames]
     x = torch.from_numpy(np.stack([x for x, _ in inputs])).to(denoiser.device)
-    y = decode_output(denoiser.transform, forward(denoiser.model, x))
+    y = decode_output(denoiser.transform, _network(denoiser, x))
     return [_result(denoiser, frame, y[i], scale) for i, (frame, (_, scale)) in enumerate(zip(frames, inputs))]
+
+
+def _network(denoiser: Denoiser, x: torch.Tensor) -> torch.Tensor:
+    """The raw output z of ``denoiser``'s network for (N, C, h, w) input, averaged over its
+    ensemble's symmetric copies."""
+    if denoiser.ensemble == 1:
+        return forward(denoiser.model, x)
+    return ensemble(lambda copy: forward(denoiser.model, copy), x, denoiser.ensemble)
 
 
 def _result(denoiser: Denoiser, frame: Frame, output: torch.Tensor, scale: float) -> Frame:
     """``frame`` with its colour replaced by the (3, H, W) exposure-scaled linear HDR output."""
     metadata = dict(frame.metadata)
     metadata.pop("nonfinite", None)  # the output is finite; the reader recounts anyway
-    metadata["denoised"] = {"exposure_scale": scale,
+    metadata["denoised"] = {"exposure_scale": scale, "ensemble": denoiser.ensemble,
                             "model": {k: denoiser.card[k] for k in ("architecture", "training")
                                       if k in denoiser.card}}
     return frame.replace(color=output_to_hdr(output, scale), metadata=metadata)

@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 from mcdenoise.errors import ConfigError, interrupt_exit_code
 from mcdenoise.flags import add_command, command_line, flag
-from mcdenoise.infer import ENGINE_HELP, ENGINES, OVERLAP, TILE, TILE_OPENVINO
+from mcdenoise.infer import (ENGINE_HELP, ENGINES, ENSEMBLE_HELP, ENSEMBLE_SIZES, OVERLAP, TILE,
+                             TILE_OPENVINO)
 from mcdenoise.infer.layers import BEAUTY, AuxSource, parse_layers
 from mcdenoise.infer.sequences import DenoiseInputError, Job, parse_frames, plan
 
@@ -81,6 +82,7 @@ class DenoiseConfig:
     blend: float = flag(0.0, help="share of the noisy input mixed back into the result, 0 to 1")
     device: str = flag("auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     engine: str = flag("auto", choices=ENGINES, help=ENGINE_HELP)
+    ensemble: int = flag(1, choices=ENSEMBLE_SIZES, help=ENSEMBLE_HELP)
     precision: str = flag("auto", choices=("auto", "half", "float"),
                           help="pixel type of the output's colour; auto: as the input's "
                                "(every other layer keeps its own type)")
@@ -108,6 +110,9 @@ def check_config(config: DenoiseConfig) -> None:
         raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
     if config.nonfinite not in NONFINITE:
         raise ConfigError(f"--nonfinite must be repair or refuse, not {config.nonfinite!r}")
+    if config.ensemble not in ENSEMBLE_SIZES:
+        raise ConfigError(f"--ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, "
+                          f"not {config.ensemble}")
     if not 0.0 <= config.blend <= 1.0:
         raise ConfigError(f"--blend must be between 0 and 1, not {config.blend:g}")
     if config.input_scale is not None and not (math.isfinite(config.input_scale)
@@ -207,7 +212,7 @@ def _load(config: DenoiseConfig) -> Any:
 
     device = None if config.device == "auto" else config.device
     return load_denoiser(config.model if config.model else default_model_path(), device,
-                         engine=config.engine)
+                         engine=config.engine, ensemble=config.ensemble)
 
 
 class Report:
@@ -220,7 +225,8 @@ class Report:
         self.path, self.rows = path, []
         model = Path(config.model) if config.model else default_model_path()
         self.head = {"command": command_line(["mcdenoise", "denoise"], config),
-                     "model": str(model), "frames_planned": len(jobs),
+                     "model": str(model), "ensemble": config.ensemble,
+                     "frames_planned": len(jobs),
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
     def add(self, row: dict[str, Any], state: str = "running") -> None:

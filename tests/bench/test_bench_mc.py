@@ -17,14 +17,16 @@ def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys
     import ray
 
     # ours: the shipped model (no --model); the "clean" row: an untrained one, so the two rows
-    # are two models and the report must keep them apart.
+    # are two models and the report must keep them apart; and the shipped one as a
+    # self-ensemble of 2, a row of its own with its own bar lines and timing.
     untrained = make_model(tmp_path / "untrained.safetensors", width=16)
     out = tmp_path / "report" / "mc.json"
     try:
         code = main(["bench", "mc", "--json", str(out), "--scenes", "cornell:9000,interior:9000",
                      "--spp", "8", "--reference-spp", "64", "--chunk-spp", "64", "--width", "32",
                      "--data", str(tmp_path / "data"), "--clean-model", str(untrained),
-                     "--speed-size", "64x32", "--repeats", "1", "--num-cpus", "2"])
+                     "--speed-size", "64x32", "--repeats", "1", "--num-cpus", "2",
+                     "--ensemble", "2"])
     finally:
         ray.shutdown()
     assert code == 0
@@ -32,7 +34,7 @@ def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys
     assert [r["scene"] for r in result["scenes"]] == ["cornell:9000", "interior:9000"]
     for row in result["scenes"]:
         assert row["reference_spp"] == 64 and row["width"] == 32
-        for method in ("noisy", "oidn", "oidn_best", "ours", "ours_clean"):
+        for method in ("noisy", "oidn", "oidn_best", "ours", "ours_clean", "ours_ensemble2"):
             assert np.isfinite([row[method]["psnr"], row[method]["relmse"], row[method]["ssim"]]).all()
         # OIDN and the shipped model on 8 spp are far better than the input (against 64-spp
         # references, themselves noisy, so the margin is modest); the untrained model is not.
@@ -41,15 +43,20 @@ def test_bench_mc_scores_noisy_oidn_and_ours_against_references(tmp_path, capsys
         assert row["oidn_best"]["psnr"] != row["oidn"]["psnr"]  # the prefilter did something
         assert row["ours"]["psnr"] > row["noisy"]["psnr"] + 2
         assert row["ours"]["psnr"] > row["ours_clean"]["psnr"] + 1
+        assert row["ours_ensemble2"]["psnr"] > row["noisy"]["psnr"] + 2
+        assert row["ours_ensemble2"]["psnr"] != row["ours"]["psnr"]
     assert result["mean"]["oidn"]["psnr"] > result["mean"]["noisy"]["psnr"]
     assert result["speed"]["size"] == "64x32" and result["speed"]["ours"]["median_s"] > 0
     assert result["speed"]["oidn"]["median_s"] > 0 and result["speed"]["oidn_best"]["median_s"] > 0
+    assert result["speed"]["ours_ensemble2"]["median_s"] > 0
     report = out.with_suffix(".md").read_text()
     assert "| OIDN (high) |" in report and "| OIDN (high, prefiltered aux) |" in report
     assert "Ours minus the stronger OIDN row" in report
+    assert "| ours x2 (self-ensemble) |" in report
+    assert "Ours x2 (self-ensemble) minus the stronger OIDN row" in report
     assert "cornell:9000" in report and "mc_sheet.png" in report
     sheet = Image.open(out.with_name("mc_sheet.png"))
-    assert sheet.width >= 6 * 32 and sheet.height >= 2 * (32 + 2 * 32)  # 6 columns, 2 rows
+    assert sheet.width >= 7 * 32 and sheet.height >= 2 * (32 + 2 * 32)  # 7 columns, 2 rows
     assert "ours (noisy targets)" in capsys.readouterr().out
 
 

@@ -1,6 +1,8 @@
 """`mcdenoise denoise`: inputs and outputs, what the written file keeps, input hygiene, Ray."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -176,7 +178,9 @@ def test_empty_frame_and_many_frames_on_ray_workers(tmp_path, models):
 def test_shipped_model_denoises_a_third_party_scene_without_model_flag(tmp_path):
     """A frame rendered from a Mitsuba scene file we did not write, denoised with no --model:
     the shipped model is found, its card is complete, and the result keeps the frame's
-    brightness and colour (no cast) while removing noise."""
+    brightness and colour (no cast) while removing noise. As a self-ensemble of 8
+    (--ensemble 8) it keeps them too, comes closer to the reference, and says so in the
+    report and the output's header."""
     from conftest import ENVMAP_SPHERES, shared_path
 
     from mcdenoise.core.metrics import channel_ratio, psnr
@@ -195,3 +199,14 @@ def test_shipped_model_denoises_a_third_party_scene_without_model_flag(tmp_path)
     reference = read_frame(tmp_path / "reference.exr").color
     assert np.all(np.abs(channel_ratio(clean, noisy, tonemapped=True) - 1) < 0.05)
     assert psnr(clean, reference) > psnr(noisy, reference)
+
+    out8, report = tmp_path / "denoised8.exr", tmp_path / "report.json"
+    assert main(["denoise", str(tmp_path / "noisy.exr"), "-o", str(out8), "--ensemble", "8",
+                 "--report", str(report)]) == 0
+    many = read_frame(out8)
+    assert np.all(np.abs(channel_ratio(many.color, noisy, tonemapped=True) - 1) < 0.05)
+    assert psnr(many.color, reference) > psnr(clean, reference)
+    assert many.metadata["denoised"]["ensemble"] == 8
+    assert json.loads(report.read_text())["ensemble"] == 8
+    with pytest.raises(SystemExit):  # argparse: not one of the sizes
+        main(["denoise", str(tmp_path / "noisy.exr"), "-o", str(out8), "--ensemble", "3"])

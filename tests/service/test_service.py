@@ -257,6 +257,27 @@ def test_keys_not_logged_in_process(tmp_path, models, good, caplog):
     assert not [r for r in caplog.records if KEY in r.getMessage() or WRONG_KEY in r.getMessage()]
 
 
+def test_served_as_a_self_ensemble(tmp_path, models, good, workdir):
+    """`serve --ensemble 4`: every frame goes through the ensemble, as `denoise` would run it,
+    and the result's header says so; a size that is not one of 1, 2, 4, 8 stops the start."""
+    from mcdenoise.infer.denoise import denoise as denoise_frame, load_denoiser
+    from service.config import ServeConfig, ServeConfigError
+
+    with pytest.raises(ServeConfigError, match="--ensemble must be one of 1, 2, 4, 8"):
+        ServeConfig(model=[str(models["tiny"])], ensemble=3)
+    with server_thread(make_app(models["tiny"], ensemble=4)) as base_url:
+        response = httpx.post(f"{base_url}/v1/denoise", files={"file": ("g.exr", good)},
+                              timeout=60)
+    assert response.status_code == 200, response.text
+    (tmp_path / "out.exr").write_bytes(response.content)
+    (tmp_path / "in.exr").write_bytes(good)
+    served = read_frame(tmp_path / "out.exr")
+    assert served.metadata["denoised"]["ensemble"] == 4
+    expected = denoise_frame(load_denoiser(models["tiny"], "cpu", engine="torch", ensemble=4),
+                             read_frame(tmp_path / "in.exr")).color
+    np.testing.assert_allclose(served.color, expected, rtol=2e-3, atol=1e-3)  # half-float out
+
+
 def test_config_refuses_public_address_without_keys(tmp_path, models, capsys):
     from mcdenoise.cli import main
     from service.config import ServeConfig, ServeConfigError, is_loopback
