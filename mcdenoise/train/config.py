@@ -97,6 +97,11 @@ class TrainConfig:
         0.0, metavar="DECAY", help="keep an exponential moving average of the weights (decay "
         "per step, e.g. 0.999; warmed up as min(DECAY, (1+step)/(10+step))): validation and the "
         "model file use it, which steadies the noise of noisy-target gradients (0: off)")
+    distill: float = flag(
+        0.0, metavar="SHARE", help="blend this share of the network's own prediction into each "
+        "noisy target: the --ema average (else the network) run on the input's 8 flips and "
+        "transposes, turned back and averaged (infer/ensemble.py), a target of the same mean "
+        "and less variance, still from noisy renders only (0: off)")
     exposure: str = flag(
         "auto", choices=("auto", "none"), help="auto: scale each input so its block-luminance "
         "geometric mean is 0.18, undone on the output")
@@ -210,6 +215,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         (0 <= filled.rampdown <= 1, "--rampdown must be in [0, 1]"),
         (filled.grad_clip >= 0, "--grad-clip must be >= 0 (0: off)"),
         (0.0 <= filled.ema < 1.0, "--ema must be in [0, 1) (0: off)"),
+        (0.0 <= filled.distill <= 1.0, "--distill must be in [0, 1] (0: off)"),
         (filled.workers >= 0, "--workers must be >= 0"),
         (filled.spp >= 1, "--spp must be at least 1"),
         (filled.val_every >= 0 and filled.ckpt_every >= 0 and filled.log_every >= 1,

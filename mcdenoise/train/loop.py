@@ -154,6 +154,17 @@ class Task:
     l0_eps: float | None = None  # the annealed L0's epsilon, if not nn/loss.py's default
 
 
+def self_ensemble(net: torch.nn.Module, task: Task, x: torch.Tensor, autocast: Any) -> torch.Tensor:
+    """``net``'s prediction for the batch ``x`` in the target's space, averaged over the 8
+    flips and transposes of the crops (--distill): (N, C_out, H, W) float32, no gradient."""
+    import torch
+
+    from mcdenoise.infer.ensemble import SIZES, ensemble
+
+    with torch.no_grad(), autocast:
+        return ensemble(lambda copy: task.decode(net(copy)), x, SIZES[-1]).float()
+
+
 def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, world: int = 1,
         stop_at: int | None = None, deadline: float | None = None) -> dict[str, Any]:
     """Train ``task`` from scratch or from RUN's checkpoint up to ``stop_at`` (default:
@@ -289,6 +300,8 @@ def fit(config: TrainConfig, task: Task, device: torch.device, rank: int = 0, wo
             x = batch["input"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = batch["target"].to(device, non_blocking=True)
             mask = batch["mask"].to(device, non_blocking=True) if "mask" in batch else None
+            if config.distill > 0:
+                y = torch.lerp(y, self_ensemble(shown, task, x, autocast), config.distill)
             with autocast:
                 out = task.decode(model(x))
             loss = loss_fn(out, y, progress=step / config.steps, mask=mask)

@@ -225,7 +225,8 @@ def make_card(config: TrainConfig, plan: DataPlan, net: UNet, transform: Transfo
                      "seed": config.seed, "skipped_steps": summary["skipped"],
                      "seconds": round(summary["seconds"], 1), "device": device.type,
                      "preset": config.preset, "sessions": summary.get("sessions", [])}
-                    | ({"minutes": config.minutes} if config.minutes else {}),
+                    | ({"minutes": config.minutes} if config.minutes else {})
+                    | ({"distill": config.distill} if config.distill else {}),
         "lineage": lineage(config),
         # The albedo buffer it learnt from: inputs of another kind are misread (renderers/albedo.py).
         "albedo": config.albedo,

@@ -162,6 +162,26 @@ def test_init_starts_from_the_model_and_continues_its_lineage(first_run, tmp_pat
     assert [g["steps"] for g in read_card(again["model"])["lineage"]] == [4, 2]
 
 
+def test_distill_blends_the_networks_own_ensemble_into_the_targets(first_run, tmp_path):
+    """--distill 1: each target is the network's own 8-copy prediction for the input, which
+    is far closer to its output than a 4-spp render is, so the loss drops; the card says so."""
+    def losses(run: Path) -> list[float]:
+        with open(run / "train.csv") as rows:
+            return [float(r["loss"]) for r in csv.DictReader(rows)]
+
+    model, data = first_run / MODEL_FILE, first_run / "data"
+    runs = {share: train(tiny_config(data, tmp_path / f"d{share}", init=str(model), width=None,
+                                     steps=2, log_every=1, distill=share))
+            for share in (0.0, 1.0)}
+    plain, distilled = losses(tmp_path / "d0.0"), losses(tmp_path / "d1.0")
+    assert len(plain) == len(distilled) == 2
+    assert distilled[0] < 0.5 * plain[0]  # the same first step, on its own prediction
+    assert read_card(runs[1.0]["model"])["training"]["distill"] == 1.0
+    assert "distill" not in read_card(runs[0.0]["model"])["training"]
+    with pytest.raises(ValueError, match="--distill must be in"):
+        train(tiny_config(data, tmp_path / "bad", distill=1.5))
+
+
 def test_init_with_a_larger_width_grows_the_model_around_the_same_function(first_run, tmp_path):
     """--init MODEL --width 24 on a 16-wide model: a 24-wide network whose step-0 validation
     output is the model's own (nn/widen.py keeps the function), then trained; a 24-wide model
