@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mcdenoise.errors import UserError
 from mcdenoise.flags import flag
-from mcdenoise.infer import ENGINE_HELP, ENGINES, ENSEMBLE_HELP, ENSEMBLE_SIZES
+from mcdenoise.infer import ENGINE_HELP, ENGINES, ENSEMBLE_HELP, ENSEMBLE_SIZES, ensemble_problem
 
 # 4096 x 4096: DCI 4K and UHD frames pass; a frame this size needs about 2 GB while it is
 # decoded and denoised, so the default queue cannot exhaust a small machine's memory.
@@ -136,9 +136,8 @@ class ServeConfig:
         if self.engine not in ENGINES:
             raise ServeConfigError(f"--engine must be one of {', '.join(ENGINES)}, not "
                                    f"{self.engine!r}")
-        if self.ensemble not in ENSEMBLE_SIZES:
-            raise ServeConfigError(f"--ensemble must be one of "
-                                   f"{', '.join(map(str, ENSEMBLE_SIZES))}, not {self.ensemble}")
+        if problem := ensemble_problem(self.ensemble):
+            raise ServeConfigError(problem)
         if self.engine == "openvino" and self.device == "cuda":
             raise ServeConfigError("--engine openvino runs on the CPU: not with --device cuda")
         if self.log_format not in ("text", "json"):

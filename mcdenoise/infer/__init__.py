@@ -31,3 +31,10 @@ ENSEMBLE_SIZES = (1, 2, 4, 8)
 ENSEMBLE_HELP = ("average the network over N flipped/transposed copies of each frame, for N "
                  "times its time: 8 gained about 0.3 dB on the benchmark scenes "
                  "(benchmarks/results/mc.md); 1: one pass")
+
+
+def ensemble_problem(n: int) -> str | None:
+    """What is wrong with ``n`` as an ensemble size, or None when it is one."""
+    if n in ENSEMBLE_SIZES:
+        return None
+    return f"--ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, not {n}"

@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from mcdenoise.infer import ENSEMBLE_SIZES as SIZES
+from mcdenoise.infer import ENSEMBLE_SIZES as SIZES, ensemble_problem
 
 # (transpose, flipped dims) of (N, C, H, W) tensors; the first N of these are used, so N = 2
 # adds the horizontal mirror, 4 the whole flip group and 8 the transposed copies too.
@@ -25,8 +25,8 @@ SYMMETRIES = [(False, ()), (False, (3,)), (False, (2,)), (False, (2, 3)),
 
 def check_size(n: int) -> int:
     """``n`` when it is a valid ensemble size, else ValueError naming the choices."""
-    if n not in SIZES:
-        raise ValueError(f"--ensemble must be one of {', '.join(map(str, SIZES))}, not {n}")
+    if problem := ensemble_problem(n):
+        raise ValueError(problem)
     return n
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from mcdenoise.errors import ConfigError, interrupt_exit_code
 from mcdenoise.flags import add_command, command_line, flag
 from mcdenoise.infer import (ENGINE_HELP, ENGINES, ENSEMBLE_HELP, ENSEMBLE_SIZES, OVERLAP, TILE,
-                             TILE_OPENVINO)
+                             TILE_OPENVINO, ensemble_problem)
 from mcdenoise.infer.layers import BEAUTY, AuxSource, parse_layers
 from mcdenoise.infer.sequences import DenoiseInputError, Job, parse_frames, plan
 
@@ -110,9 +110,8 @@ def check_config(config: DenoiseConfig) -> None:
         raise ConfigError(f"--precision must be auto, half or float, not {config.precision!r}")
     if config.nonfinite not in NONFINITE:
         raise ConfigError(f"--nonfinite must be repair or refuse, not {config.nonfinite!r}")
-    if config.ensemble not in ENSEMBLE_SIZES:
-        raise ConfigError(f"--ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, "
-                          f"not {config.ensemble}")
+    if problem := ensemble_problem(config.ensemble):
+        raise ConfigError(problem)
     if not 0.0 <= config.blend <= 1.0:
         raise ConfigError(f"--blend must be between 0 and 1, not {config.blend:g}")
     if config.input_scale is not None and not (math.isfinite(config.input_scale)
