@@ -3,7 +3,8 @@ x/(1+x) split into bands by the size of its blotches (under 8 pixels, 8 to 32, o
 signed error box-blurred over 8 and over 32 pixels), and how much each pyramid level takes from
 the next coarser one (the median blend share over the frame).
 
-    python benchmarks/training/crop256/where_error.py MODEL [SETS]   (SETS: test,shared)
+    python benchmarks/training/crop256/where_error.py MODEL [SETS [ENSEMBLE]]
+    (SETS: test,shared; ENSEMBLE: the model as a self-ensemble of 1, 2, 4 or 8 copies)
 
 Reads the benchmark sets in benchmarks/references/ (noisy_0.exr, reference.exr per scene).
 Band figures are mean squared errors x 1e6, so they add up to the frame's MSE.
@@ -45,7 +46,7 @@ def bands(output: np.ndarray, reference: np.ndarray) -> tuple[float, float, floa
     return 1e6 * (mse - low8), 1e6 * (low8 - low32), 1e6 * low32
 
 
-def main(model_path: str, sets: list[str]) -> None:
+def main(model_path: str, sets: list[str], ensemble: int = 1) -> None:
     shares: list[list[float]] = []
     real = unet.blend_pyramid
 
@@ -54,7 +55,7 @@ def main(model_path: str, sets: list[str]) -> None:
         return real(heads, image, size, band_weights)
 
     unet.blend_pyramid = spy
-    model = load_denoiser(model_path, "cpu", engine="torch")
+    model = load_denoiser(model_path, "cpu", engine="torch", ensemble=ensemble)
     print("| set | scene | ours dB | OIDN-P dB | ours <8 / 8-32 / >32 px | OIDN-P <8 / 8-32 / >32 px "
           "| median share from the coarser level, L0..L3 |")
     print("|---|---|---|---|---|---|---|")
@@ -73,4 +74,5 @@ def main(model_path: str, sets: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "test,shared").split(","))
+    main(sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "test,shared").split(","),
+         int(sys.argv[3]) if len(sys.argv) > 3 else 1)
