@@ -318,7 +318,7 @@ def test_start_up_sweeps_what_dead_servers_left(tmp_path):
 def test_readyz_does_not_leak_why_the_model_failed(model, monkeypatch, caplog):
     import mcdenoise.infer.denoise
 
-    def broken(path, device=None, engine="auto"):
+    def broken(path, device=None, **options):
         raise RuntimeError("cannot map /srv/secret/models/weights.bin")
 
     monkeypatch.setattr(mcdenoise.infer.denoise, "load_denoiser", broken)
