@@ -99,15 +99,16 @@ def adapt(scene: str, minutes: float, model: Path | None, spp: int, root: Path,
 
 
 @functools.lru_cache(maxsize=None)  # the starting model is scored once for all runs
-def validation_psnr(model: Path | None, val_data: Path) -> float | None:
+def validation_psnr(model: Path | None, val_data: Path, limit: int | None = None) -> float | None:
     """Mean PSNR (dB) of ``model`` (None: the shipped one) on the validation scenes of
-    ``val_data``, as training validates (train/mc.validate); None when it holds none."""
+    ``val_data`` (the first ``limit``, as `train --val-images`), as training validates
+    (train/mc.validate); None when it holds none."""
     from mcdenoise.infer.denoise import load_denoiser
     from mcdenoise.nn.modelfile import default_model_path
     from mcdenoise.train.dataset import scan, validation_items
     from mcdenoise.train.mc import validate
 
-    items = validation_items(scan(val_data))
+    items = validation_items(scan(val_data), limit)
     if not items:
         return None
     denoiser = load_denoiser(model or default_model_path(), "cpu")

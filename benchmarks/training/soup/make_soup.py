@@ -43,14 +43,10 @@ def main() -> None:
 
     from pathlib import Path
 
-    from mcdenoise.infer.denoise import load_denoiser
-    from mcdenoise.train.dataset import scan, validation_items
-    from mcdenoise.train.mc import validate
+    from mcdenoise.bench.adapt import validation_psnr
 
-    items = validation_items(scan(Path(args.val_data)), 18)
-    denoiser = load_denoiser(args.out, "cpu")
-    result = validate(denoiser.model, denoiser.transform, items, denoiser.device)
-    print(f"{args.out}: validation {result['psnr_output']:.3f} dB over {result['scenes']} scenes")
+    score = validation_psnr(Path(args.out), Path(args.val_data), 18)
+    print(f"{args.out}: validation {score:.3f} dB over the first 18 scenes")
 
 
 if __name__ == "__main__":
